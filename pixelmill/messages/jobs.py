@@ -1,0 +1,189 @@
+"""The jobs protocol: the façade and the JobManager, and the events of a job."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+from pixelmill.messages._base import message
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pykka import ActorRef
+
+    from pixelmill.imaging.pipeline import ItemResult, Pipeline
+
+__all__ = [
+    "CancelJob",
+    "GetProgress",
+    "ItemFinished",
+    "ItemStatus",
+    "JobAccepted",
+    "JobCounts",
+    "JobFinished",
+    "JobOrder",
+    "JobProgress",
+    "JobStatus",
+    "Priority",
+    "SubmitJob",
+]
+
+
+class Priority(enum.IntEnum):
+    """How urgent a job is; a lower value is served first, FIFO within one value."""
+
+    URGENT = 0
+    HIGH = 1
+    NORMAL = 2
+    LOW = 3
+
+
+class ItemStatus(enum.StrEnum):
+    """Where an item stands; every item ends in exactly one terminal status.
+
+    `done`: processed, outputs written. `failed`: tried and given up on
+    (retries exhausted, a worker bug, the output side broke). `skipped`: not
+    processed on purpose (a bad input, or its job was aborted before it ran).
+    `cancelled`: its job was cancelled before it ran.
+    """
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class JobStatus(enum.StrEnum):
+    """Where a job stands. `completed` means every item reached a terminal status."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+    CANCELLED = "cancelled"
+
+
+@message
+class JobOrder:
+    """Everything the JobManager needs to run one job; built and validated by the façade."""
+
+    job_id: str
+    name: str
+    inputs: tuple[str, ...]
+    """Files, directories (walked recursively, image extensions only) and globs."""
+    pipeline: Pipeline
+    output_dir: Path | None
+    """Where `save` steps write; None when the pipeline saves nothing."""
+    export_dir: Path
+    priority: Priority = Priority.NORMAL
+    exclude_dirs: tuple[Path, ...] = ()
+    """Directories never walked for inputs (the job's own output and export dirs)."""
+
+
+@message
+class SubmitJob:
+    """Ask the JobManager to run a job; answered with `JobAccepted`."""
+
+    order: JobOrder
+    listener: ActorRef[Any] | None = None
+    """Receives `ItemFinished`, `JobProgress` and `JobFinished` for this job."""
+    reply_to: ActorRef[Any] | None = None
+
+
+@message
+class JobAccepted:
+    """The job is recorded and its inputs are being expanded."""
+
+    job_id: str
+
+
+@message
+class CancelJob:
+    """Stop dispatching a job's items; items not yet started end `cancelled`."""
+
+    job_id: str
+
+
+@message
+class GetProgress:
+    """Ask for a job's `JobProgress`."""
+
+    job_id: str
+    reply_to: ActorRef[Any] | None = None
+
+
+@message
+class JobCounts:
+    """How many of a job's items are in each status; terminal ones add up to `total`."""
+
+    total: int = 0
+    """Inputs found so far; final once `JobProgress.expanded` is true."""
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+
+    @property
+    def finished(self) -> int:
+        """Items in a terminal status."""
+        return self.done + self.failed + self.skipped + self.cancelled
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts as `summary.json` writes them."""
+        return {
+            "total": self.total,
+            "done": self.done,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "cancelled": self.cancelled,
+        }
+
+
+@message
+class JobProgress:
+    """A snapshot of a job's progress."""
+
+    job_id: str
+    status: JobStatus
+    counts: JobCounts
+    expanded: bool
+    """True once every input has been found, so `counts.total` is final."""
+    running: int
+    """Items being processed now."""
+    elapsed_s: float
+
+
+@message
+class ItemFinished:
+    """One item reached its terminal status (sent to the job's listener)."""
+
+    job_id: str
+    index: int
+    """The item's position among the job's inputs, from 0."""
+    path: str
+    status: ItemStatus
+    reason: str | None = None
+    """The dotted failure class (`input.truncated`), None when done."""
+    message: str | None = None
+    attempts: int = 0
+    result: ItemResult | None = None
+    """Outputs and analysis values, when done."""
+    duration_ms: float = 0.0
+
+
+@message
+class JobFinished:
+    """A job reached its end; its export files are complete on disk."""
+
+    job_id: str
+    name: str
+    status: JobStatus
+    counts: JobCounts
+    reason: str | None = None
+    """Why the job was aborted (`output.no_space`), or None."""
+    message: str | None = None
+    export_files: tuple[str, ...] = ()
+    started_at: float = 0.0
+    """Wall-clock start, seconds since the epoch."""
+    duration_s: float = 0.0

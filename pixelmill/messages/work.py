@@ -1,0 +1,64 @@
+"""The work protocol: the JobManager, the ProcessorPool and its Processors."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pixelmill.messages._base import message
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pykka import ActorRef
+
+    from pixelmill.imaging.pipeline import ItemResult, OutputTarget, Pipeline
+
+__all__ = ["ItemDone", "ItemFailed", "Process", "ProcessorIdle"]
+
+
+@message
+class Process:
+    """Run the pipeline on one item; answered with `ItemDone` or `ItemFailed`.
+
+    Only the path and the pipeline description cross into the worker process,
+    never pixels.
+    """
+
+    job_id: str
+    index: int
+    path: Path
+    pipeline: Pipeline
+    target: OutputTarget
+    attempt: int = 1
+    reply_to: ActorRef[Any]
+
+
+@message
+class ItemDone:
+    """The item went through the whole pipeline."""
+
+    job_id: str
+    index: int
+    attempt: int
+    result: ItemResult
+    worker: int
+    """Which Processor ran it."""
+
+
+@message
+class ItemFailed:
+    """The item failed; `reason` is a dotted class (errors.py), never a traceback."""
+
+    job_id: str
+    index: int
+    attempt: int
+    reason: str
+    message: str
+    worker: int
+
+
+@message
+class ProcessorIdle:
+    """A Processor finished its item and can take the next one (to its pool)."""
+
+    worker: int
