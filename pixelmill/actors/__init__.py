@@ -1,0 +1,1 @@
+"""The actors: one module each, talking only through `pixelmill.messages`."""

@@ -1,0 +1,142 @@
+"""What every pixelmill actor shares: peers by role, replies, dead letters, failure reports."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pykka
+
+from pixelmill.errors import reason_of
+from pixelmill.messages import ActorRestarted, ChildActorExited, DeadLetter
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from structlog.typing import FilteringBoundLogger
+
+    from pixelmill.actors.timer import Timer
+
+__all__ = ["Actor", "ActorContext", "Role"]
+
+
+class Role:
+    """The stable names under which the Supervisor keeps its children."""
+
+    SUPERVISOR = "supervisor"
+    JOB_MANAGER = "job_manager"
+    PROCESSOR_POOL = "processor_pool"
+    RESOURCE_MANAGER = "resource_manager"
+    MONITOR = "monitor"
+    EXPORTER = "exporter"
+
+
+@dataclass(frozen=True, slots=True)
+class ActorContext:
+    """What an actor is handed when it starts: no globals, so two Runtimes never meet."""
+
+    log: FilteringBoundLogger
+    timer: Timer
+    peers: dict[str, pykka.ActorRef[Any]] = field(default_factory=dict)
+    """The current ref of each role; the Supervisor is always among them."""
+
+
+class Actor(pykka.ThreadingActor):
+    """A pykka actor that speaks the pixelmill protocol.
+
+    Subclasses implement `handle`, a `match` over message classes that falls
+    through to `super().handle` for a dead letter. The handler runs in the
+    actor's own thread, one message at a time, so state needs no lock.
+
+    An exception escaping `handle` under `tell` stops the actor (pykka's rule);
+    `on_failure` then reports `ChildActorExited` to the supervisor, which starts
+    a fresh actor and tells every watcher `ActorRestarted`.
+    """
+
+    actor_role: ClassVar[str] = "actor"
+
+    def __init__(self, context: ActorContext, *, supervisor_role: str = Role.SUPERVISOR) -> None:
+        super().__init__()
+        self.actor_log = context.log.bind(actor=self.actor_role)
+        self.actor_timer = context.timer
+        self.actor_peers = dict(context.peers)
+        self._supervisor_role = supervisor_role
+        self._undelivered: defaultdict[str, list[Any]] = defaultdict(list)
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, ActorRestarted):
+            self._peer_restarted(message)
+            return None
+        return self.handle(message)
+
+    def handle(self, message: Any) -> Any:
+        """Handle one message; the base answers anything unknown as a dead letter."""
+        self.actor_log.warning(
+            "dead_letter", message_type=type(message).__name__, message=repr(message)[:200]
+        )
+        letter = DeadLetter(actor=self.actor_role, message_type=type(message).__name__)
+        reply_to = getattr(message, "reply_to", None)
+        if isinstance(reply_to, pykka.ActorRef):
+            _tell_quietly(reply_to, letter)
+        return letter
+
+    def send(self, role: str, message: Any) -> None:
+        """Tell a peer by role; if it just died, hold the message until it is restarted."""
+        ref = self.actor_peers.get(role)
+        if ref is None or self._undelivered[role]:
+            self._undelivered[role].append(message)
+            return
+        try:
+            ref.tell(message)
+        except pykka.ActorDeadError:
+            self._undelivered[role].append(message)
+
+    @staticmethod
+    def reply(reply_to: pykka.ActorRef[Any] | None, answer: Any) -> Any:
+        """Tell `answer` to `reply_to` when there is one, and return it for an `ask`."""
+        if reply_to is not None:
+            _tell_quietly(reply_to, answer)
+        return answer
+
+    def on_peer_restarted(self, role: str) -> None:
+        """Called in the actor's thread after a peer was replaced; override to resend work."""
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Runs in the dying actor's thread after pykka logged the traceback."""
+        self.actor_log.error(
+            "actor.crashed",
+            reason=reason_of(exception_value) if exception_value else "internal.error",
+            error=repr(exception_value),
+        )
+        supervisor = self.actor_peers.get(self._supervisor_role)
+        if supervisor is not None:
+            _tell_quietly(
+                supervisor,
+                ChildActorExited(
+                    role=self.actor_role,
+                    actor_urn=self.actor_urn,
+                    reason="actor.crashed",
+                    message=repr(exception_value),
+                ),
+            )
+
+    def _peer_restarted(self, message: ActorRestarted) -> None:
+        self.actor_peers[message.role] = message.ref
+        held = self._undelivered.pop(message.role, [])
+        for pending in held:
+            self.send(message.role, pending)
+        self.on_peer_restarted(message.role)
+
+
+def _tell_quietly(ref: pykka.ActorRef[Any], message: Any) -> None:
+    # A reply to an actor that has died meanwhile has nobody to act on it.
+    try:
+        ref.tell(message)
+    except pykka.ActorDeadError:
+        pass

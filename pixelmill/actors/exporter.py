@@ -1,0 +1,188 @@
+"""The Exporter: a job's export files, streamed as results arrive, renamed when complete."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from pixelmill.actors.base import Actor, ActorContext, Role
+from pixelmill.actors.records import csv_columns, csv_row, full_record, summary_item
+from pixelmill.errors import OutputError, reason_of
+from pixelmill.imaging.save import translate_write_error
+from pixelmill.messages import CloseExport, ExportClosed, ExportItem, JobFinished, OpenExport
+
+if TYPE_CHECKING:
+    from pixelmill.imaging.steps import Step
+
+__all__ = ["Exporter", "RESULTS_CSV", "RESULTS_JSONL", "SUMMARY_JSON"]
+
+RESULTS_CSV = "results.csv"
+RESULTS_JSONL = "results.jsonl"
+SUMMARY_JSON = "summary.json"
+
+
+@dataclass
+class _Export:
+    """The open files of one job's export."""
+
+    directory: Path
+    analyses: tuple[Step, ...]
+    csv_file: IO[str]
+    csv_writer: Any
+    jsonl_file: IO[str]
+
+    def temp(self, name: str) -> Path:
+        return self.directory / f".{name}.partial"
+
+
+class Exporter(Actor):
+    """Writes `results.csv`, `results.jsonl` and `summary.json` in each job's export dir.
+
+    Rows are appended (and flushed) as items finish, under temporary names;
+    on `CloseExport` each file is moved to its final name by an atomic
+    rename, so no reader ever sees a half-written export. Memory does not
+    grow with the number of items: `summary.json` is streamed from the JSON
+    lines file at the end. A write that fails answers `ExportClosed` with the
+    failure's reason; the Exporter itself lives on.
+    """
+
+    actor_role = Role.EXPORTER
+
+    def __init__(self, context: ActorContext) -> None:
+        super().__init__(context)
+        self._exports: dict[str, _Export] = {}
+        self._failed: dict[str, OutputError] = {}
+
+    def on_stop(self) -> None:
+        """Closes what is still open; partial files stay partial, never renamed."""
+        for export in self._exports.values():
+            export.csv_file.close()
+            export.jsonl_file.close()
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case OpenExport():
+                self._guarded(message.job_id, self._open, message)
+                return None
+            case ExportItem(item=item):
+                if item.job_id in self._exports:
+                    self._guarded(item.job_id, self._append, item)
+                return None
+            case CloseExport(summary=summary, reply_to=reply_to):
+                return self.reply(reply_to, self._close(summary))
+            case _:
+                return super().handle(message)
+
+    def _guarded(self, job_id: str, step: Any, argument: Any) -> None:
+        # An export that cannot be written fails its job, not the Exporter.
+        if job_id in self._failed:
+            return
+        try:
+            step(argument)
+        except OSError as exc:
+            error = translate_write_error(exc, Path(getattr(exc, "filename", "") or "."))
+            self._fail(job_id, error)
+        except OutputError as exc:
+            self._fail(job_id, exc)
+
+    def _fail(self, job_id: str, error: OutputError) -> None:
+        self.actor_log.error("export.failed", job_id=job_id, reason=error.reason, error=str(error))
+        self._failed[job_id] = error
+        export = self._exports.pop(job_id, None)
+        if export is not None:
+            export.csv_file.close()
+            export.jsonl_file.close()
+
+    def _open(self, message: OpenExport) -> None:
+        directory = message.export_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        csv_file = (directory / f".{RESULTS_CSV}.partial").open(
+            "w", newline="", encoding="utf-8", errors="surrogateescape"
+        )
+        writer = csv.DictWriter(csv_file, fieldnames=csv_columns(message.analyses))
+        writer.writeheader()
+        jsonl_file = (directory / f".{RESULTS_JSONL}.partial").open("w", encoding="utf-8")
+        self._exports[message.job_id] = _Export(
+            directory=directory,
+            analyses=message.analyses,
+            csv_file=csv_file,
+            csv_writer=writer,
+            jsonl_file=jsonl_file,
+        )
+
+    def _append(self, item: Any) -> None:
+        export = self._exports[item.job_id]
+        export.csv_writer.writerow(csv_row(item, export.analyses))
+        export.jsonl_file.write(json.dumps(full_record(item)) + "\n")
+        # Flushed per item so the rows are on disk as items finish.
+        export.csv_file.flush()
+        export.jsonl_file.flush()
+
+    def _close(self, summary: JobFinished) -> ExportClosed:
+        job_id = summary.job_id
+        export = self._exports.get(job_id)
+        if export is not None:
+            self._guarded(job_id, self._finish, (export, summary))
+        error = self._failed.pop(job_id, None)
+        self._exports.pop(job_id, None)
+        if error is not None:
+            return ExportClosed(job_id=job_id, reason=reason_of(error), message=str(error))
+        if export is None:
+            return ExportClosed(
+                job_id=job_id, reason="export.unknown", message=f"no export open for {job_id}"
+            )
+        names = (RESULTS_CSV, RESULTS_JSONL, SUMMARY_JSON)
+        files = tuple(str(export.directory / name) for name in names)
+        self.actor_log.info("export.written", job_id=job_id, files=list(files))
+        return ExportClosed(job_id=job_id, files=files)
+
+    def _finish(self, arguments: tuple[_Export, JobFinished]) -> None:
+        export, summary = arguments
+        for handle in (export.csv_file, export.jsonl_file):
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+        _write_summary(export, summary)
+        for name in (RESULTS_CSV, RESULTS_JSONL):
+            os.replace(export.temp(name), export.directory / name)
+
+
+def _write_summary(export: _Export, summary: JobFinished) -> None:
+    head = {
+        "job_id": summary.job_id,
+        "name": summary.name,
+        "status": summary.status.value,
+        "reason": summary.reason,
+        "message": summary.message,
+        "started_at": _iso(summary.started_at),
+        "finished_at": _iso(summary.started_at + summary.duration_s),
+        "duration_s": round(summary.duration_s, 3),
+        "counts": summary.counts.as_dict(),
+    }
+    temp = export.temp(SUMMARY_JSON)
+    try:
+        with temp.open("w", encoding="utf-8") as out, export.temp(RESULTS_JSONL).open(
+            encoding="utf-8"
+        ) as records:
+            out.write(json.dumps(head, indent=2)[:-2] + ',\n  "items": [')
+            for number, line in enumerate(records):
+                item = summary_item(json.loads(line))
+                out.write(("," if number else "") + "\n    " + json.dumps(item))
+            out.write("\n  ]\n}\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, export.directory / SUMMARY_JSON)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+
+
+def _iso(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))

@@ -1,0 +1,451 @@
+"""The JobManager: jobs and their items, the priority queue across jobs, progress, outcomes."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from pixelmill.actors._inputs import Input, expand_inputs
+from pixelmill.actors.base import Actor, ActorContext, Role
+from pixelmill.errors import PixelmillError
+from pixelmill.imaging.pipeline import OutputTarget, estimate_memory_mb
+from pixelmill.imaging.safe_open import probe
+from pixelmill.messages import (
+    AbortJob,
+    CancelJob,
+    CloseExport,
+    DecideRecovery,
+    ExportClosed,
+    ExportItem,
+    Fail,
+    GetProgress,
+    ItemDone,
+    ItemFailed,
+    ItemFinished,
+    ItemStatus,
+    JobAccepted,
+    JobCounts,
+    JobFinished,
+    JobProgress,
+    JobStatus,
+    LeaseGranted,
+    OpenExport,
+    Process,
+    ReleaseLease,
+    RequestLease,
+    Retry,
+    Skip,
+    SubmitJob,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pykka
+
+    from pixelmill.imaging.pipeline import ItemResult
+    from pixelmill.messages import JobOrder
+
+__all__ = ["JobManager"]
+
+
+@dataclasses.dataclass(slots=True)
+class _Item:
+    index: int
+    input: Input
+    attempt: int = 1
+    started: float = 0.0
+
+
+@dataclasses.dataclass(eq=False)
+class _Job:
+    order: JobOrder
+    listener: pykka.ActorRef[Any] | None
+    seq: int
+    inputs: Iterator[Input]
+    started_wall: float = dataclasses.field(default_factory=time.time)
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    expanded: bool = False
+    next_index: int = 0
+    ready: deque[_Item] = dataclasses.field(default_factory=deque)
+    waiting: dict[int, _Item] = dataclasses.field(default_factory=dict)
+    """Items whose lease is requested and not yet granted."""
+    running: dict[int, _Item] = dataclasses.field(default_factory=dict)
+    deciding: dict[int, _Item] = dataclasses.field(default_factory=dict)
+    retrying: dict[int, _Item] = dataclasses.field(default_factory=dict)
+    counts: dict[ItemStatus, int] = dataclasses.field(default_factory=dict)
+    stopping: JobStatus | None = None
+    reason: str | None = None
+    message: str | None = None
+    closing: bool = False
+    summary: JobFinished | None = None
+    """Set when the export is being closed; sent to the listener once it is."""
+
+    @property
+    def job_id(self) -> str:
+        return self.order.job_id
+
+    def lease_id(self, item: _Item) -> str:
+        return f"{self.job_id}/{item.index}/{item.attempt}"
+
+    def job_counts(self) -> JobCounts:
+        return JobCounts(
+            total=self.next_index,
+            **{status.value: self.counts.get(status, 0) for status in _TERMINAL},
+        )
+
+    def idle(self) -> bool:
+        return not (self.ready or self.waiting or self.running or self.deciding or self.retrying)
+
+
+_TERMINAL = (ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED, ItemStatus.CANCELLED)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _RetryDue:
+    """A retry's backoff is over (sent by the Timer to the JobManager itself)."""
+
+    job_id: str
+    index: int
+
+
+class JobManager(Actor):
+    """Runs jobs: expands inputs lazily, leases, dispatches, records each outcome.
+
+    Across jobs, work goes to the most urgent job first and FIFO among equals.
+    Each job keeps at most `window` lease requests outstanding, so a job of
+    100,000 files holds a few items in memory, not 100,000 messages; the
+    ResourceManager orders the requests of all jobs by priority, then age.
+    Results whose attempt is no longer current (a re-sent item) are ignored,
+    so an item's outcome is recorded exactly once.
+    """
+
+    actor_role = Role.JOB_MANAGER
+
+    def __init__(self, context: ActorContext, *, window: int = 4) -> None:
+        super().__init__(context)
+        self._window = max(1, window)
+        self._jobs: dict[str, _Job] = {}
+        self._leases: dict[str, tuple[str, int]] = {}
+        self._seq = itertools.count()
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case SubmitJob():
+                return self._submit(message)
+            case LeaseGranted(lease_id=lease_id):
+                self._granted(lease_id)
+            case ItemDone() | ItemFailed():
+                self._returned(message)
+            case Retry() | Skip() | Fail() | AbortJob():
+                self._decided(message)
+            case _RetryDue(job_id=job_id, index=index):
+                self._retry_due(job_id, index)
+            case CancelJob(job_id=job_id):
+                job = self._jobs.get(job_id)
+                if job is not None:
+                    self._stop(job, JobStatus.CANCELLED, "job.cancelled", "cancelled by the host")
+            case GetProgress(job_id=job_id, reply_to=reply_to):
+                job = self._jobs.get(job_id)
+                return self.reply(reply_to, self._progress(job) if job else None)
+            case ExportClosed():
+                self._export_closed(message)
+            case _:
+                return super().handle(message)
+        self._pump()
+        return None
+
+    # -- jobs -------------------------------------------------------------
+
+    def _submit(self, request: SubmitJob) -> JobAccepted:
+        order = request.order
+        job = _Job(
+            order=order,
+            listener=request.listener,
+            seq=next(self._seq),
+            inputs=expand_inputs(order.inputs, order.exclude_dirs),
+        )
+        self._jobs[order.job_id] = job
+        self.send(
+            Role.EXPORTER,
+            OpenExport(
+                job_id=order.job_id, export_dir=order.export_dir, analyses=order.pipeline.analyses
+            ),
+        )
+        self.actor_log.info(
+            "job.submitted",
+            job_id=order.job_id,
+            name=order.name,
+            priority=order.priority.name,
+            inputs=len(order.inputs),
+        )
+        self._pump()
+        return self.reply(request.reply_to, JobAccepted(job_id=order.job_id))
+
+    def _pump(self) -> None:
+        for job in sorted(self._jobs.values(), key=lambda j: (j.order.priority, j.seq)):
+            while job.stopping is None and len(job.waiting) < self._window:
+                item = self._next_item(job)
+                if item is None:
+                    break
+                self._request_lease(job, item)
+            if job.expanded and job.idle() and not job.closing:
+                self._close(job)
+
+    def _next_item(self, job: _Job) -> _Item | None:
+        if job.ready:
+            return job.ready.popleft()
+        if job.expanded:
+            return None
+        found = next(job.inputs, None)
+        if found is None:
+            job.expanded = True
+            return None
+        item = _Item(index=job.next_index, input=found)
+        job.next_index += 1
+        return item
+
+    def _request_lease(self, job: _Job, item: _Item) -> None:
+        try:
+            header = probe(item.input.path)
+        except PixelmillError as exc:
+            # The header alone shows the input is bad: no need to use a worker.
+            job.deciding[item.index] = item
+            self._ask_supervisor(job, item, exc.reason, str(exc))
+            return
+        job.waiting[item.index] = item
+        lease_id = job.lease_id(item)
+        self._leases[lease_id] = (job.job_id, item.index)
+        self.send(
+            Role.RESOURCE_MANAGER,
+            RequestLease(
+                lease_id=lease_id,
+                memory_mb=estimate_memory_mb(header, job.order.pipeline),
+                cpu_slots=1,
+                priority=int(job.order.priority),
+                reply_to=self.actor_ref,
+            ),
+        )
+
+    def _release(self, job: _Job, item: _Item) -> None:
+        lease_id = job.lease_id(item)
+        if self._leases.pop(lease_id, None) is not None:
+            self.send(Role.RESOURCE_MANAGER, ReleaseLease(lease_id=lease_id))
+
+    def _granted(self, lease_id: str) -> None:
+        owner = self._leases.get(lease_id)
+        job = self._jobs.get(owner[0]) if owner else None
+        item = job.waiting.pop(owner[1], None) if job and owner else None
+        if job is None or item is None:
+            self._leases.pop(lease_id, None)
+            self.send(Role.RESOURCE_MANAGER, ReleaseLease(lease_id=lease_id))
+            return
+        job.running[item.index] = item
+        item.started = item.started or time.monotonic()
+        self._dispatch(job, item)
+
+    def _dispatch(self, job: _Job, item: _Item) -> None:
+        order = job.order
+        target = OutputTarget(
+            output_dir=order.output_dir, stem=item.input.stem, rel_dir=item.input.rel_dir
+        )
+        self.send(
+            Role.PROCESSOR_POOL,
+            Process(
+                job_id=job.job_id,
+                index=item.index,
+                path=item.input.path,
+                pipeline=order.pipeline,
+                target=target,
+                attempt=item.attempt,
+                reply_to=self.actor_ref,
+            ),
+        )
+
+    def _returned(self, message: ItemDone | ItemFailed) -> None:
+        job = self._jobs.get(message.job_id)
+        item = job.running.get(message.index) if job else None
+        if job is None or item is None or item.attempt != message.attempt:
+            self.actor_log.info("item.stale_result", job_id=message.job_id, index=message.index)
+            return
+        del job.running[item.index]
+        self._release(job, item)
+        if isinstance(message, ItemDone):
+            self._finish_item(job, item, ItemStatus.DONE, result=message.result)
+            return
+        self.actor_log.warning(
+            "item.failed",
+            job_id=job.job_id,
+            item=str(item.input.path),
+            attempt=item.attempt,
+            reason=message.reason,
+            error=message.message,
+            worker=message.worker,
+        )
+        job.deciding[item.index] = item
+        self._ask_supervisor(job, item, message.reason, message.message)
+
+    def _ask_supervisor(self, job: _Job, item: _Item, reason: str, message: str) -> None:
+        self.send(
+            Role.SUPERVISOR,
+            DecideRecovery(
+                job_id=job.job_id,
+                index=item.index,
+                reason=reason,
+                message=message,
+                attempt=item.attempt,
+                reply_to=self.actor_ref,
+            ),
+        )
+
+    def _decided(self, decision: Retry | Skip | Fail | AbortJob) -> None:
+        job = self._jobs.get(decision.job_id)
+        item = job.deciding.pop(decision.index, None) if job else None
+        if job is None or item is None:
+            return
+        match decision:
+            case Retry(after_s=after_s) if job.stopping is None:
+                item.attempt += 1
+                job.retrying[item.index] = item
+                self.actor_log.info(
+                    "item.retry", job_id=job.job_id, item=str(item.input.path),
+                    attempt=item.attempt, after_s=round(after_s, 3),
+                )
+                self.actor_timer.tell_later(
+                    after_s, self.actor_ref, _RetryDue(job_id=job.job_id, index=item.index)
+                )
+            case Retry():
+                self._finish_stopped(job, item)
+            case Skip(reason=reason, message=text):
+                self._finish_item(job, item, ItemStatus.SKIPPED, reason=reason, message=text)
+            case Fail(reason=reason, message=text):
+                self._finish_item(job, item, ItemStatus.FAILED, reason=reason, message=text)
+            case AbortJob(reason=reason, message=text):
+                self._finish_item(job, item, ItemStatus.FAILED, reason=reason, message=text)
+                self._stop(job, JobStatus.ABORTED, reason, text)
+
+    def _retry_due(self, job_id: str, index: int) -> None:
+        job = self._jobs.get(job_id)
+        item = job.retrying.pop(index, None) if job else None
+        if job is not None and item is not None:
+            if job.stopping is None:
+                job.ready.appendleft(item)
+            else:
+                self._finish_stopped(job, item)
+
+    def _stop(self, job: _Job, status: JobStatus, reason: str, message: str) -> None:
+        """Stop dispatching; what has not started ends now, what runs may finish."""
+        if job.stopping is not None or job.closing:
+            return
+        job.stopping, job.reason, job.message = status, reason, message
+        self.actor_log.warning("job.stopping", job_id=job.job_id, status=status, reason=reason)
+        for item in [*job.waiting.values(), *job.ready, *job.retrying.values()]:
+            self._release(job, item)
+            self._finish_stopped(job, item)
+        job.waiting.clear()
+        job.ready.clear()
+        job.retrying.clear()
+        while (item := self._next_item(job)) is not None:
+            self._finish_stopped(job, item)
+
+    def _finish_stopped(self, job: _Job, item: _Item) -> None:
+        status = ItemStatus.CANCELLED if job.stopping is JobStatus.CANCELLED else ItemStatus.SKIPPED
+        text = f"not run: the job was {job.stopping}"
+        self._finish_item(job, item, status, reason=job.reason, message=text)
+
+    def _finish_item(
+        self,
+        job: _Job,
+        item: _Item,
+        status: ItemStatus,
+        *,
+        reason: str | None = None,
+        message: str | None = None,
+        result: ItemResult | None = None,
+    ) -> None:
+        job.counts[status] = job.counts.get(status, 0) + 1
+        duration_ms = (time.monotonic() - item.started) * 1000 if item.started else 0.0
+        finished = ItemFinished(
+            job_id=job.job_id,
+            index=item.index,
+            path=str(item.input.path),
+            status=status,
+            reason=reason,
+            message=message,
+            attempts=item.attempt if item.started or status is not ItemStatus.CANCELLED else 0,
+            result=result,
+            duration_ms=result.total_ms if result is not None else duration_ms,
+        )
+        if status is ItemStatus.DONE:
+            self.actor_log.info(
+                "item.done", job_id=job.job_id, item=finished.path, attempt=item.attempt,
+                duration_ms=round(finished.duration_ms, 1),
+            )
+        self.send(Role.EXPORTER, ExportItem(item=finished))
+        if job.listener is not None:
+            self.reply(job.listener, finished)
+            self.reply(job.listener, self._progress(job))
+
+    def _progress(self, job: _Job) -> JobProgress:
+        return JobProgress(
+            job_id=job.job_id,
+            status=job.stopping if job.stopping and job.idle() else JobStatus.RUNNING,
+            counts=job.job_counts(),
+            expanded=job.expanded,
+            running=len(job.running),
+            elapsed_s=time.monotonic() - job.started,
+        )
+
+    def _close(self, job: _Job) -> None:
+        job.closing = True
+        job.summary = JobFinished(
+            job_id=job.job_id,
+            name=job.order.name,
+            status=job.stopping or JobStatus.COMPLETED,
+            counts=job.job_counts(),
+            reason=job.reason if job.stopping else None,
+            message=job.message if job.stopping else None,
+            started_at=job.started_wall,
+            duration_s=time.monotonic() - job.started,
+        )
+        self.send(Role.EXPORTER, CloseExport(summary=job.summary, reply_to=self.actor_ref))
+
+    def _export_closed(self, closed: ExportClosed) -> None:
+        job = self._jobs.pop(closed.job_id, None)
+        if job is None or job.summary is None:
+            return
+        summary = job.summary
+        if closed.reason is not None:
+            summary = dataclasses.replace(
+                summary, status=JobStatus.ABORTED, reason=closed.reason, message=closed.message
+            )
+        summary = dataclasses.replace(summary, export_files=closed.files)
+        self.actor_log.info(
+            "job.finished",
+            job_id=job.job_id,
+            status=summary.status.value,
+            reason=summary.reason,
+            duration_ms=round(summary.duration_s * 1000, 1),
+            **summary.counts.as_dict(),
+        )
+        if job.listener is not None:
+            self.reply(job.listener, summary)
+
+    # -- recovery of peers ------------------------------------------------
+
+    def on_peer_restarted(self, role: str) -> None:
+        """Re-send what a replaced peer held, so no item is lost (runs in this thread)."""
+        for job in self._jobs.values():
+            if role == Role.PROCESSOR_POOL:
+                for item in job.running.values():
+                    self._dispatch(job, item)
+            elif role == Role.RESOURCE_MANAGER:
+                for item in list(job.waiting.values()):
+                    del job.waiting[item.index]
+                    self._leases.pop(job.lease_id(item), None)
+                    job.ready.appendleft(item)
+        self._pump()
+

@@ -1,0 +1,63 @@
+"""Delayed messages: pykka has no timers, so one thread per Runtime sends them."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from typing import Any
+
+import pykka
+
+__all__ = ["Timer"]
+
+
+class Timer:
+    """Tells a message to an actor after a delay, from a single daemon thread.
+
+    Retries with backoff and the Monitor's sampling tick use it. A message
+    whose actor has died by its due time is dropped: there is nobody left to
+    act on it, and the Supervisor deals with the death itself.
+    """
+
+    def __init__(self, name: str = "pixelmill-timer") -> None:
+        self._queue: list[tuple[float, int, pykka.ActorRef[Any], Any]] = []
+        self._order = itertools.count()
+        self._wakeup = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def tell_later(self, delay_s: float, ref: pykka.ActorRef[Any], message: Any) -> None:
+        """Tell `message` to `ref` in `delay_s` seconds; safe from any thread."""
+        due = time.monotonic() + max(0.0, delay_s)
+        with self._wakeup:
+            if self._closed:
+                return
+            heapq.heappush(self._queue, (due, next(self._order), ref, message))
+            self._wakeup.notify()
+
+    def close(self) -> None:
+        """Drop every pending message and stop the thread."""
+        with self._wakeup:
+            self._closed = True
+            self._queue.clear()
+            self._wakeup.notify()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._wakeup:
+                while not self._closed and (
+                    not self._queue or self._queue[0][0] > time.monotonic()
+                ):
+                    timeout = self._queue[0][0] - time.monotonic() if self._queue else None
+                    self._wakeup.wait(timeout)
+                if self._closed:
+                    return
+                _, _, ref, message = heapq.heappop(self._queue)
+            try:
+                ref.tell(message)
+            except pykka.ActorDeadError:
+                pass  # Its actor is gone; see the class docstring.

@@ -1,0 +1,77 @@
+"""The Runtime's configuration: a frozen value object, validated when made."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pixelmill.actors.recovery import RecoveryPolicy
+from pixelmill.errors import ConfigError
+
+__all__ = ["DEFAULT_MAX_PIXELS", "RuntimeConfig"]
+
+DEFAULT_MAX_PIXELS = 178_956_970
+"""Twice Pillow's warning limit: where Pillow itself refuses to decode."""
+
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeConfig:
+    """How a Runtime runs. Every field is checked in `__post_init__`.
+
+    A bad value raises `ConfigError` naming the key, the value and what was
+    expected, e.g. `workers: expected a positive integer, got 0`.
+    """
+
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    """Processors, each with its own worker process; also the CPU slots leased."""
+    memory_mb: int | None = None
+    """The memory budget for items in flight; None means half the available memory."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """Inputs whose header claims more pixels are skipped as `input.too_large`."""
+    monitor_interval_s: float = 1.0
+    monitor_history: int = 600
+    recovery: RecoveryPolicy = field(default_factory=RecoveryPolicy)
+    max_restarts: int = 5
+    """Restarts of crashed actors allowed within `restart_window_s` before giving up."""
+    restart_window_s: float = 60.0
+    log_file: Path | None = None
+    """JSON lines are appended here; None logs nowhere."""
+    log_level: str = "info"
+    log_console: bool = False
+    """Also render warnings and errors readably on stderr."""
+    ask_timeout_s: float = 30.0
+    """How long the façade waits for an actor's answer before raising."""
+
+    def __post_init__(self) -> None:
+        _positive_int("workers", self.workers)
+        if self.memory_mb is not None:
+            _positive_int("memory_mb", self.memory_mb)
+        _positive_int("max_pixels", self.max_pixels)
+        _positive_int("monitor_history", self.monitor_history)
+        _positive_int("max_restarts", self.max_restarts)
+        for key in ("monitor_interval_s", "restart_window_s", "ask_timeout_s"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{key}: expected a positive number of seconds, got {value!r}")
+        if self.log_level not in _LOG_LEVELS:
+            raise ConfigError(
+                f"log_level: expected one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}"
+            )
+        if self.log_file is not None and not isinstance(self.log_file, Path):
+            object.__setattr__(self, "log_file", Path(self.log_file))
+
+    def replace(self, **changes: object) -> RuntimeConfig:
+        """A copy with some fields changed, validated again."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"{sorted(unknown)[0]}: not a Runtime setting")
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _positive_int(key: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{key}: expected a positive integer, got {value!r}")

@@ -1,0 +1,96 @@
+"""The Relay: the actor that carries a Runtime's events to its host-side handles."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from pixelmill.actors.base import Actor, ActorContext, Role
+from pixelmill.errors import BrokenWorkerError, PixelmillError
+from pixelmill.messages import ActorRestarted, ItemFinished, JobFinished, JobProgress, RuntimeBroken
+
+if TYPE_CHECKING:
+    from pixelmill.runtime.handle import JobHandle
+
+__all__ = ["HandleTable", "Relay"]
+
+
+class HandleTable:
+    """The Runtime's open handles by job id; shared by the host threads and the Relay."""
+
+    def __init__(self) -> None:
+        self._handles: dict[str, JobHandle] = {}
+        self._lock = threading.Lock()
+        self.broken: PixelmillError | None = None
+
+    def add(self, handle: JobHandle) -> None:
+        with self._lock:
+            self._handles[handle.job_id] = handle
+
+    def get(self, job_id: str) -> JobHandle | None:
+        with self._lock:
+            return self._handles.get(job_id)
+
+    def pop(self, job_id: str) -> JobHandle | None:
+        with self._lock:
+            return self._handles.pop(job_id, None)
+
+    def open(self) -> list[JobHandle]:
+        with self._lock:
+            return list(self._handles.values())
+
+    def break_all(self, error: PixelmillError) -> None:
+        with self._lock:
+            self.broken = self.broken or error
+            handles, self._handles = list(self._handles.values()), {}
+        for handle in handles:
+            handle._break(error)  # noqa: SLF001 - the relay is the handle's feeder
+
+
+class Relay(Actor):
+    """Delivers job events to handles; fails them when the runtime breaks.
+
+    It is the façade's listener and the Supervisor's watcher. A JobManager
+    restart loses the jobs it ran (until the job store keeps them), so their
+    handles fail at once with `BrokenWorkerError` instead of hanging.
+    """
+
+    actor_role = "relay"
+
+    def __init__(self, context: ActorContext, *, handles: HandleTable) -> None:
+        super().__init__(context)
+        self._handles = handles
+
+    def on_receive(self, message: Any) -> Any:
+        # Restarts are news to pass on here, not peers to re-address.
+        return self.handle(message)
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case ItemFinished(job_id=job_id) | JobProgress(job_id=job_id):
+                self._deliver(job_id, message)
+            case JobFinished(job_id=job_id):
+                self._deliver(job_id, message)
+                self._handles.pop(job_id)
+            case ActorRestarted(role=Role.JOB_MANAGER):
+                self._handles.break_all(
+                    BrokenWorkerError("the JobManager crashed and was restarted; its jobs are lost")
+                )
+            case ActorRestarted():
+                pass
+            case RuntimeBroken(message=text):
+                self._handles.break_all(BrokenWorkerError(f"the runtime broke: {text}"))
+            case _:
+                return super().handle(message)
+        return None
+
+    def _deliver(self, job_id: str, event: Any) -> None:
+        handle = self._handles.get(job_id)
+        if handle is None:
+            return
+        try:
+            handle._deliver(event)  # noqa: SLF001
+        except Exception as exc:  # noqa: BLE001 - the host's callback failed, not pixelmill
+            self.actor_log.error(
+                "callback.failed", job_id=job_id, error=f"{type(exc).__name__}: {exc}"
+            )

@@ -1,0 +1,242 @@
+"""`Runtime`: the façade a host embeds; it starts, feeds and stops the actors."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from typing import TYPE_CHECKING, Any, Self
+
+import psutil
+import pykka
+
+from pixelmill.actors.base import ActorContext, Role
+from pixelmill.actors.exporter import Exporter
+from pixelmill.actors.job_manager import JobManager
+from pixelmill.actors.monitor import Monitor
+from pixelmill.actors.processor import ProcessorPool
+from pixelmill.actors.resource_manager import ResourceManager
+from pixelmill.actors.supervisor import Supervisor
+from pixelmill.actors.timer import Timer
+from pixelmill.errors import BrokenWorkerError, ClosedRuntimeError, ConfigError
+from pixelmill.messages import (
+    Budget,
+    CancelJob,
+    GetActor,
+    GetBudget,
+    GetMetrics,
+    Metrics,
+    SubmitJob,
+    Watch,
+)
+from pixelmill.runtime.config import RuntimeConfig
+from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
+from pixelmill.runtime.logging import make_logger
+from pixelmill.runtime.relay import HandleTable, Relay
+from pixelmill.runtime.spec import JobSpec, new_job_id
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from types import TracebackType
+
+__all__ = ["Runtime", "run_batch"]
+
+
+@contextlib.contextmanager
+def _map_actor_errors(what: str) -> Iterator[None]:
+    """Translate pykka's errors at the façade boundary (as httpx maps httpcore's)."""
+    try:
+        yield
+    except pykka.ActorDeadError as exc:
+        raise BrokenWorkerError(f"{what}: an actor of the runtime is dead") from exc
+    except pykka.Timeout as exc:
+        raise BrokenWorkerError(f"{what}: the runtime did not answer in time") from exc
+
+
+class Runtime:
+    """An embedded pixelmill: a set of actors that run image jobs for the host.
+
+    Use it as a context manager, or call `shutdown()` yourself. Every method
+    is safe to call from any host thread. Two Runtimes in one process share
+    nothing: each starts, addresses and stops its own actors.
+
+    Args:
+        config: the settings; keyword arguments override its fields, e.g.
+            `Runtime(workers=2, memory_mb=512, log_file="run.jsonl")`.
+
+    Raises:
+        ConfigError: a setting is invalid; the message names it.
+    """
+
+    def __init__(self, config: RuntimeConfig | None = None, **overrides: Any) -> None:
+        config = config or RuntimeConfig()
+        if overrides:
+            config = config.replace(**overrides)
+        self.config = config
+        self._log, self._sink = make_logger(
+            config.log_file, level=config.log_level, console=config.log_console
+        )
+        self._timer = Timer()
+        self._handles = HandleTable()
+        self._lock = threading.Lock()
+        self._closed = False
+        memory_mb = config.memory_mb or max(256, psutil.virtual_memory().available // 2**21)
+        factories = {
+            Role.RESOURCE_MANAGER: functools.partial(
+                ResourceManager.start, memory_mb=memory_mb, cpu_slots=config.workers
+            ),
+            Role.MONITOR: functools.partial(
+                Monitor.start,
+                interval_s=config.monitor_interval_s,
+                history=config.monitor_history,
+            ),
+            Role.EXPORTER: Exporter.start,
+            Role.PROCESSOR_POOL: functools.partial(ProcessorPool.start, workers=config.workers),
+            Role.JOB_MANAGER: functools.partial(JobManager.start, window=config.workers * 2),
+        }
+        context = ActorContext(log=self._log, timer=self._timer)
+        try:
+            self._supervisor = Supervisor.start(
+                context,
+                factories=factories,
+                policy=config.recovery,
+                max_restarts=config.max_restarts,
+                restart_window_s=config.restart_window_s,
+            )
+        except Exception:
+            self._timer.close()
+            self._sink.close()
+            raise
+        self._relay = Relay.start(context, handles=self._handles)
+        self._supervisor.tell(Watch(ref=self._relay))
+        self._log.info("runtime.started", workers=config.workers, memory_mb=memory_mb)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Leaving by an exception (Ctrl-C included) cancels; leaving normally drains.
+        self.shutdown(drain=exc_type is None)
+
+    def submit(
+        self, spec: JobSpec, *, on_event: Callable[[JobEvent], None] | None = None
+    ) -> JobHandle:
+        """Start a job and return its handle at once.
+
+        Args:
+            spec: the job.
+            on_event: called with each `ItemFinished`, `JobProgress` and
+                `JobFinished`, from a runtime thread: keep it short.
+
+        Raises:
+            ConfigError: the spec is invalid; the message names the field or step.
+            ClosedRuntimeError: the runtime was shut down.
+        """
+        job_id = new_job_id()
+        order = spec.to_order(job_id=job_id, max_pixels=self.config.max_pixels)
+        with self._lock:
+            if self._closed:
+                raise ClosedRuntimeError("the runtime is shut down; it accepts no more jobs")
+            if self._handles.broken is not None:
+                raise self._handles.broken
+            if any(h.export_dir == order.export_dir for h in self._handles.open()):
+                raise ConfigError(
+                    f"export_dir: {order.export_dir} is in use by a running job; "
+                    "give each job its own"
+                )
+            handle = JobHandle(
+                job_id,
+                order.name,
+                export_dir=order.export_dir,
+                cancel=self._cancel,
+                on_event=on_event,
+            )
+            self._handles.add(handle)
+        try:
+            with _map_actor_errors("submit"):
+                self._actor(Role.JOB_MANAGER).ask(
+                    SubmitJob(order=order, listener=self._relay),
+                    timeout=self.config.ask_timeout_s,
+                )
+        except BaseException:
+            self._handles.pop(job_id)
+            raise
+        return handle
+
+    def metrics(self) -> Metrics:
+        """The Monitor's latest sample and its bounded history."""
+        with _map_actor_errors("metrics"):
+            metrics = self._actor(Role.MONITOR).ask(
+                GetMetrics(), timeout=self.config.ask_timeout_s
+            )
+        assert isinstance(metrics, Metrics)
+        return metrics
+
+    def budget(self) -> Budget:
+        """The ResourceManager's budget: memory and CPU slots, held and free."""
+        with _map_actor_errors("budget"):
+            budget = self._actor(Role.RESOURCE_MANAGER).ask(
+                GetBudget(), timeout=self.config.ask_timeout_s
+            )
+        assert isinstance(budget, Budget)
+        return budget
+
+    def wait_idle(self, timeout: float | None = None) -> list[JobResult]:
+        """Wait for every open job to end; return their results."""
+        return [handle.wait(timeout) for handle in self._handles.open()]
+
+    def shutdown(self, *, drain: bool = True, timeout: float | None = None) -> None:
+        """Stop the runtime; idempotent.
+
+        Args:
+            drain: True lets running jobs finish; False cancels them first
+                (their running items still finish, the rest end `cancelled`).
+            timeout: how long to wait for jobs to end before stopping anyway.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        handles = self._handles.open()
+        if not drain:
+            for handle in handles:
+                handle.cancel()
+        for handle in handles:
+            with contextlib.suppress(TimeoutError, Exception):
+                handle.wait(timeout)
+        self._supervisor.stop(block=True, timeout=120)
+        self._relay.stop(block=True, timeout=10)
+        self._handles.break_all(ClosedRuntimeError("the runtime was shut down"))
+        self._timer.close()
+        self._log.info("runtime.stopped")
+        self._sink.close()
+
+    def _actor(self, role: str) -> pykka.ActorRef[Any]:
+        ref = self._supervisor.ask(GetActor(role=role), timeout=self.config.ask_timeout_s)
+        if ref is None:
+            raise BrokenWorkerError(f"the runtime has no {role}")
+        return ref  # type: ignore[no-any-return]
+
+    def _cancel(self, job_id: str) -> None:
+        with contextlib.suppress(pykka.ActorDeadError), _map_actor_errors("cancel"):
+            self._actor(Role.JOB_MANAGER).tell(CancelJob(job_id=job_id))
+
+
+def run_batch(
+    inputs: Sequence[str],
+    *,
+    export_dir: str,
+    pipeline: Sequence[Any] = (),
+    analyses: Sequence[Any] = (),
+    config: RuntimeConfig | None = None,
+    timeout: float | None = None,
+) -> JobResult:
+    """Run one job in a Runtime of its own and return its result (httpx's one-shot tier)."""
+    with Runtime(config) as runtime:
+        spec = JobSpec(inputs=inputs, export_dir=export_dir, pipeline=pipeline, analyses=analyses)
+        return runtime.submit(spec).wait(timeout)

@@ -1,0 +1,110 @@
+"""`JobSpec`: what a host asks for, validated into the JobManager's `JobOrder`."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pixelmill.errors import ConfigError
+from pixelmill.imaging.pipeline import Pipeline
+from pixelmill.imaging.steps import Step
+from pixelmill.messages import JobOrder, Priority
+
+__all__ = ["JobSpec", "new_job_id"]
+
+StepLike = Step | Mapping[str, Any] | str
+
+
+def new_job_id() -> str:
+    """A short, unique, sortable-enough id for a job."""
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSpec:
+    """One batch job: which images, what to do to them, what to measure, where to write.
+
+    A step is `ops.thumbnail(512)` in Python or `{"op": "thumbnail", "size":
+    512}` in data; an analysis is a name (`"luminance"`), `{"analysis":
+    "luminance"}`, or a `Step`. Nothing is checked until `Runtime.submit`,
+    which raises `ConfigError` naming the bad field, step or parameter.
+    """
+
+    inputs: Sequence[str | os.PathLike[str]]
+    """Files, directories (walked recursively for image files) and globs."""
+    export_dir: str | os.PathLike[str]
+    """Where `results.csv`, `results.jsonl` and `summary.json` go."""
+    pipeline: Sequence[StepLike] = ()
+    analyses: Sequence[StepLike] = ()
+    output_dir: str | os.PathLike[str] | None = None
+    """Where `save` steps write; defaults to `export_dir`."""
+    priority: Priority | str = Priority.NORMAL
+    name: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Reserved for host-defined labels; carried into nothing yet."""
+
+    def to_order(self, *, job_id: str, max_pixels: int) -> JobOrder:
+        """Validate everything and build the order the JobManager runs."""
+        if isinstance(self.inputs, str | os.PathLike) or not self.inputs:
+            raise ConfigError("inputs: expected a non-empty list of files, directories or globs")
+        inputs = tuple(os.fspath(path) for path in self.inputs)
+        steps = tuple(_step(s, "op", f"pipeline step {n}") for n, s in enumerate(self.pipeline, 1))
+        analyses = tuple(_step(s, "analysis", "analyses") for s in self.analyses)
+        pipeline = Pipeline(steps=steps, analyses=analyses, max_pixels=max_pixels)
+        pipeline.validate()
+        export_dir = Path(self.export_dir).expanduser().absolute()
+        saves = any(step.name == "save" for step in steps)
+        output_dir = (
+            Path(self.output_dir).expanduser().absolute()
+            if self.output_dir is not None
+            else (export_dir if saves else None)
+        )
+        if output_dir is not None:
+            _check_not_an_input_dir(output_dir, inputs)
+        return JobOrder(
+            job_id=job_id,
+            name=self.name or f"job-{job_id}",
+            inputs=inputs,
+            pipeline=pipeline,
+            output_dir=output_dir,
+            export_dir=export_dir,
+            priority=_priority(self.priority),
+            exclude_dirs=tuple(d for d in (output_dir, export_dir) if d is not None),
+        )
+
+
+def _step(value: StepLike, kind: str, where: str) -> Step:
+    if isinstance(value, Step):
+        return value
+    if isinstance(value, str) and kind == "analysis":
+        return Step.from_data({"analysis": value}, kind=kind)
+    if isinstance(value, Mapping):
+        return Step.from_data(value, kind=kind)
+    raise ConfigError(f"{where}: expected a step or a mapping, got {value!r}")
+
+
+def _priority(value: Priority | str) -> Priority:
+    if isinstance(value, Priority):
+        return value
+    try:
+        return Priority[str(value).upper()]
+    except KeyError:
+        names = ", ".join(p.name.lower() for p in Priority)
+        raise ConfigError(f"priority: expected one of {names}, got {value!r}") from None
+
+
+def _check_not_an_input_dir(output_dir: Path, inputs: Sequence[str]) -> None:
+    """Outputs written beside their inputs could overwrite other inputs: refuse."""
+    resolved = output_dir.resolve()
+    for text in inputs:
+        path = Path(text).expanduser()
+        folder = path if path.is_dir() else path.parent
+        if path.exists() and folder.resolve() == resolved:
+            raise ConfigError(
+                f"output_dir: {output_dir} holds the input {text}; "
+                "choose an output directory apart from the inputs"
+            )

@@ -1,0 +1,101 @@
+"""What hosts need to test against pixelmill: a probe actor, a context, image fixtures."""
+
+from __future__ import annotations
+
+import queue
+import time
+from typing import Any, TypeVar
+
+import pykka
+
+from pixelmill.actors.base import ActorContext
+from pixelmill.actors.timer import Timer
+from pixelmill.runtime.logging import make_logger
+from pixelmill.testing_images import (
+    write_broken_files,
+    write_gradient,
+    write_image,
+    write_photo_like,
+    write_sample_set,
+)
+
+__all__ = [
+    "Probe",
+    "make_context",
+    "write_broken_files",
+    "write_gradient",
+    "write_image",
+    "write_photo_like",
+    "write_sample_set",
+]
+
+M = TypeVar("M")
+
+
+class _Recorder(pykka.ThreadingActor):
+    def __init__(self, inbox: queue.Queue[Any]) -> None:
+        super().__init__()
+        self._inbox = inbox
+
+    def on_receive(self, message: Any) -> Any:
+        self._inbox.put(message)
+
+
+class Probe:
+    """An actor that records what it receives, for a test to assert on.
+
+    Pass `probe.ref` as a `reply_to` or listener, then `probe.expect(ItemDone)`.
+    Stop it with `probe.stop()` (or use it as a context manager).
+    """
+
+    def __init__(self) -> None:
+        self._inbox: queue.Queue[Any] = queue.Queue()
+        self.ref: pykka.ActorRef[Any] = _Recorder.start(self._inbox)
+        self.received: list[Any] = []
+        """Every message taken by `expect` or `next`, in order."""
+
+    def __enter__(self) -> Probe:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def next(self, timeout: float = 5.0) -> Any:
+        """The next message, whatever its type; raises `AssertionError` on timeout."""
+        try:
+            message = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"the probe received nothing within {timeout} s") from None
+        self.received.append(message)
+        return message
+
+    def expect(self, kind: type[M], timeout: float = 5.0) -> M:
+        """The next message of type `kind`, skipping others (kept in `received`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                seen = [type(m).__name__ for m in self.received[-10:]]
+                raise AssertionError(f"no {kind.__name__} within {timeout} s; last seen {seen}")
+            message = self.next(remaining)
+            if isinstance(message, kind):
+                return message
+
+    def expect_nothing(self, within: float = 0.2) -> None:
+        """Assert that no message arrives within `within` seconds."""
+        try:
+            message = self._inbox.get(timeout=within)
+        except queue.Empty:
+            return
+        raise AssertionError(f"expected no message, got {message!r}")
+
+    def stop(self) -> None:
+        self.ref.stop(block=True)
+
+
+def make_context(
+    peers: dict[str, pykka.ActorRef[Any]] | None = None, timer: Timer | None = None
+) -> ActorContext:
+    """An `ActorContext` for starting one actor alone in a test; no log file."""
+    log, _ = make_logger(None)
+    return ActorContext(log=log, timer=timer or Timer(), peers=dict(peers or {}))

@@ -1,0 +1,96 @@
+"""The Exporter through its messages: streamed rows, atomic final files, failures reported."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pixelmill.actors.exporter import Exporter
+from pixelmill.imaging.pipeline import ItemResult
+from pixelmill.imaging.steps import Step
+from pixelmill.messages import (
+    CloseExport,
+    ExportClosed,
+    ExportItem,
+    ItemFinished,
+    ItemStatus,
+    JobCounts,
+    JobFinished,
+    JobStatus,
+    OpenExport,
+)
+
+if TYPE_CHECKING:
+    from pixelmill.actors.base import ActorContext
+    from pixelmill.testing import Probe
+
+STATS = (Step.from_data({"analysis": "channel_stats"}, kind="analysis"),)
+
+
+def _done(index: int) -> ItemFinished:
+    stats = {c: {"mean": 10.0 * index, "std": 0.0, "min": 1, "max": 20} for c in "rgb"}
+    result = ItemResult(outputs=(f"/o/{index}.jpg",), analyses={"channel_stats": stats},
+                        source={"format": "PNG", "width": 8, "height": 4, "mode": "RGB"},
+                        width=8, height=4, decode_ms=1.0, total_ms=3.0)
+    return ItemFinished(job_id="j", index=index, path=f"/in/{index}.png",
+                        status=ItemStatus.DONE, attempts=1, result=result)
+
+
+def _summary(counts: JobCounts) -> JobFinished:
+    return JobFinished(job_id="j", name="job", status=JobStatus.COMPLETED, counts=counts,
+                       started_at=1_700_000_000.0, duration_s=2.5)
+
+
+def test_rows_stream_under_temporary_names_until_the_close_renames_them(
+    context: ActorContext, probe: Probe, tmp_path: Path
+) -> None:
+    exporter = Exporter.start(context)
+    exporter.tell(OpenExport(job_id="j", export_dir=tmp_path, analyses=STATS))
+    exporter.tell(ExportItem(item=_done(0)))
+    exporter.tell(ExportItem(item=ItemFinished(
+        job_id="j", index=1, path="/in/bad\nname.jpg", status=ItemStatus.SKIPPED,
+        reason="input.truncated", message="cut short", attempts=1,
+    )))
+    exporter.ask(ExportItem(item=_done(2)))  # an ask returns once the rows are written
+    assert not (tmp_path / "results.csv").exists()
+    partial = (tmp_path / ".results.jsonl.partial").read_text().splitlines()
+    assert len(partial) == 3
+
+    exporter.tell(CloseExport(summary=_summary(JobCounts(total=3, done=2, skipped=1)),
+                              reply_to=probe.ref))
+    closed = probe.expect(ExportClosed)
+    assert closed.reason is None
+    assert sorted(Path(f).name for f in closed.files) == [
+        "results.csv", "results.jsonl", "summary.json",
+    ]
+    assert not list(tmp_path.glob(".*.partial"))
+
+    rows = list(csv.DictReader((tmp_path / "results.csv").open(encoding="utf-8")))
+    assert [row["status"] for row in rows] == ["done", "skipped", "done"]
+    assert rows[1]["path"] == "/in/bad\nname.jpg"
+    assert float(rows[2]["r_mean"]) == 20.0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["counts"] == {"total": 3, "done": 2, "failed": 0, "skipped": 1,
+                                 "cancelled": 0}
+    assert summary["items"][1] == {
+        "index": 1, "path": "/in/bad\nname.jpg", "status": "skipped",
+        "reason": "input.truncated", "message": "cut short", "outputs": [],
+    }
+    assert summary["started_at"] == "2023-11-14T22:13:20Z"
+
+
+def test_an_export_dir_that_cannot_be_made_is_reported_not_fatal(
+    context: ActorContext, probe: Probe, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    exporter = Exporter.start(context)
+    exporter.tell(OpenExport(job_id="j", export_dir=blocker / "export", analyses=()))
+    exporter.tell(ExportItem(item=_done(0)))
+    exporter.tell(CloseExport(summary=_summary(JobCounts(total=1, done=1)), reply_to=probe.ref))
+    closed = probe.expect(ExportClosed)
+    assert closed.reason is not None
+    assert closed.reason.startswith("output.")
+    assert exporter.is_alive()

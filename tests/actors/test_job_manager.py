@@ -1,0 +1,245 @@
+"""The JobManager through its messages, with probes playing the pool, exporter and supervisor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pixelmill.actors.base import ActorContext, Role
+from pixelmill.actors.job_manager import JobManager
+from pixelmill.actors.resource_manager import ResourceManager
+from pixelmill.imaging.pipeline import ItemResult, Pipeline
+from pixelmill.messages import (
+    AbortJob,
+    Budget,
+    CancelJob,
+    CloseExport,
+    DecideRecovery,
+    ExportClosed,
+    ExportItem,
+    GetBudget,
+    ItemDone,
+    ItemFailed,
+    ItemFinished,
+    ItemStatus,
+    JobAccepted,
+    JobFinished,
+    JobOrder,
+    JobStatus,
+    OpenExport,
+    Priority,
+    Process,
+    Retry,
+    Skip,
+    SubmitJob,
+)
+from pixelmill.testing import Probe, write_image
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pykka
+
+    from pixelmill.actors.timer import Timer
+
+
+class Rig:
+    """A JobManager wired to a real ResourceManager and probes for everything else."""
+
+    def __init__(self, timer: Timer, cpu_slots: int = 2) -> None:
+        from pixelmill.testing import make_context
+
+        self.pool, self.exporter, self.supervisor, self.listener = (
+            Probe(), Probe(), Probe(), Probe()
+        )
+        base = make_context(timer=timer)
+        self.resources = ResourceManager.start(base, memory_mb=10_000, cpu_slots=cpu_slots)
+        peers = {
+            Role.SUPERVISOR: self.supervisor.ref,
+            Role.RESOURCE_MANAGER: self.resources,
+            Role.PROCESSOR_POOL: self.pool.ref,
+            Role.EXPORTER: self.exporter.ref,
+        }
+        context = ActorContext(log=base.log, timer=timer, peers=peers)
+        self.manager: pykka.ActorRef[Any] = JobManager.start(context, window=2)
+
+    def submit(self, job_id: str, paths: list[Path], tmp: Path, **fields: Any) -> None:
+        order = JobOrder(
+            job_id=job_id,
+            name=job_id,
+            inputs=tuple(str(p) for p in paths),
+            pipeline=Pipeline(),
+            output_dir=None,
+            export_dir=tmp / f"export-{job_id}",
+            **fields,
+        )
+        accepted = self.manager.ask(SubmitJob(order=order, listener=self.listener.ref), timeout=5)
+        assert accepted == JobAccepted(job_id=job_id)
+        assert self.exporter.expect(OpenExport).job_id == job_id
+
+    def budget(self) -> Budget:
+        budget = self.resources.ask(GetBudget(), timeout=5)
+        assert isinstance(budget, Budget)
+        return budget
+
+    def finish_export(self) -> JobFinished:
+        close = self.exporter.expect(CloseExport)
+        self.manager.tell(ExportClosed(job_id=close.summary.job_id, files=("summary.json",)))
+        return self.listener.expect(JobFinished)
+
+
+def _done(process: Process) -> ItemDone:
+    result = ItemResult(outputs=(), analyses={}, source={}, width=4, height=4,
+                        decode_ms=1.0, total_ms=2.0)
+    return ItemDone(job_id=process.job_id, index=process.index, attempt=process.attempt,
+                    result=result, worker=0)
+
+
+def _failed(process: Process, reason: str) -> ItemFailed:
+    return ItemFailed(job_id=process.job_id, index=process.index, attempt=process.attempt,
+                      reason=reason, message="it broke", worker=0)
+
+
+@pytest.fixture
+def rig(timer: Timer) -> Iterator[Rig]:
+    yield Rig(timer)
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> list[Path]:
+    paths = [tmp_path / f"in{i}.png" for i in range(5)]
+    for path in paths:
+        write_image(path, size=(8, 8))
+    return paths
+
+
+def test_every_item_is_processed_exported_and_the_job_finishes(
+    rig: Rig, images: list[Path], tmp_path: Path
+) -> None:
+    rig.submit("j1", images, tmp_path)
+    for _ in images:
+        rig.manager.tell(_done(rig.pool.expect(Process)))
+    exported = [rig.exporter.expect(ExportItem).item for _ in images]
+    assert sorted(item.index for item in exported) == list(range(5))
+    assert {item.status for item in exported} == {ItemStatus.DONE}
+    finished = rig.finish_export()
+    assert finished.status is JobStatus.COMPLETED
+    assert finished.counts.as_dict() == {
+        "total": 5, "done": 5, "failed": 0, "skipped": 0, "cancelled": 0,
+    }
+    assert finished.export_files == ("summary.json",)
+    budget = rig.budget()
+    assert (budget.leases, budget.cpu_slots_free) == (0, budget.cpu_slots)
+
+
+def test_no_more_items_run_at_once_than_cpu_slots(
+    rig: Rig, images: list[Path], tmp_path: Path
+) -> None:
+    rig.submit("j1", images, tmp_path)
+    first = [rig.pool.expect(Process), rig.pool.expect(Process)]
+    rig.pool.expect_nothing()
+    rig.manager.tell(_done(first[0]))
+    assert rig.pool.expect(Process).index == 2
+
+
+def test_a_failed_item_goes_to_the_supervisor_and_a_skip_ends_it(
+    rig: Rig, images: list[Path], tmp_path: Path
+) -> None:
+    rig.submit("j1", images[:1], tmp_path)
+    process = rig.pool.expect(Process)
+    rig.manager.tell(_failed(process, "input.truncated"))
+    ask = rig.supervisor.expect(DecideRecovery)
+    assert (ask.reason, ask.attempt) == ("input.truncated", 1)
+    rig.manager.tell(Skip(job_id="j1", index=0, reason="input.truncated", message="cut short"))
+    item = rig.listener.expect(ItemFinished)
+    assert (item.status, item.reason, item.message) == (
+        ItemStatus.SKIPPED, "input.truncated", "cut short",
+    )
+    assert rig.finish_export().counts.skipped == 1
+
+
+def test_a_retry_runs_the_item_again_with_the_next_attempt(
+    rig: Rig, images: list[Path], tmp_path: Path
+) -> None:
+    rig.submit("j1", images[:1], tmp_path)
+    rig.manager.tell(_failed(rig.pool.expect(Process), "io.transient"))
+    rig.supervisor.expect(DecideRecovery)
+    rig.manager.tell(Retry(job_id="j1", index=0, after_s=0.01))
+    again = rig.pool.expect(Process)
+    assert again.attempt == 2
+    rig.manager.tell(_done(again))
+    item = rig.listener.expect(ItemFinished)
+    assert (item.status, item.attempts) == (ItemStatus.DONE, 2)
+
+
+def test_a_stale_result_of_an_earlier_attempt_is_ignored(
+    rig: Rig, images: list[Path], tmp_path: Path
+) -> None:
+    rig.submit("j1", images[:1], tmp_path)
+    first = rig.pool.expect(Process)
+    rig.manager.tell(_failed(first, "io.transient"))
+    rig.supervisor.expect(DecideRecovery)
+    rig.manager.tell(Retry(job_id="j1", index=0, after_s=0.0))
+    second = rig.pool.expect(Process)
+    rig.manager.tell(_done(first))  # late, from the first attempt
+    rig.listener.expect_nothing()
+    rig.manager.tell(_done(second))
+    assert rig.listener.expect(ItemFinished).attempts == 2
+    assert rig.finish_export().counts.done == 1
+
+
+def test_an_abort_fails_the_item_and_skips_what_has_not_started(
+    rig: Rig, images: list[Path], tmp_path: Path
+) -> None:
+    rig.submit("j1", images, tmp_path)
+    first, second = rig.pool.expect(Process), rig.pool.expect(Process)
+    rig.manager.tell(_failed(first, "output.no_space"))
+    rig.supervisor.expect(DecideRecovery)
+    rig.manager.tell(AbortJob(job_id="j1", index=first.index, reason="output.no_space",
+                              message="disk full"))
+    rig.manager.tell(_done(second))  # running items may still finish
+    finished = rig.finish_export()
+    assert finished.status is JobStatus.ABORTED
+    assert finished.reason == "output.no_space"
+    assert finished.counts.as_dict() == {
+        "total": 5, "done": 1, "failed": 1, "skipped": 3, "cancelled": 0,
+    }
+    assert rig.budget().leases == 0
+
+
+def test_cancel_stops_dispatching_and_marks_the_rest_cancelled(
+    rig: Rig, images: list[Path], tmp_path: Path
+) -> None:
+    rig.submit("j1", images, tmp_path)
+    running = [rig.pool.expect(Process), rig.pool.expect(Process)]
+    rig.manager.tell(CancelJob(job_id="j1"))
+    for process in running:
+        rig.manager.tell(_done(process))
+    finished = rig.finish_export()
+    assert finished.status is JobStatus.CANCELLED
+    assert (finished.counts.done, finished.counts.cancelled) == (2, 3)
+    rig.pool.expect_nothing()
+    budget = rig.budget()
+    assert (budget.leases, budget.queued) == (0, 0)
+
+
+def test_a_missing_input_is_decided_without_using_a_worker(
+    rig: Rig, tmp_path: Path
+) -> None:
+    rig.submit("j1", [tmp_path / "nope.jpg"], tmp_path)
+    ask = rig.supervisor.expect(DecideRecovery)
+    assert ask.reason == "input.not_a_file"
+    rig.pool.expect_nothing()
+
+
+def test_the_more_urgent_job_gets_the_next_free_slot(
+    timer: Timer, images: list[Path], tmp_path: Path
+) -> None:
+    rig = Rig(timer, cpu_slots=1)
+    rig.submit("low", images, tmp_path, priority=Priority.LOW)
+    running = rig.pool.expect(Process)
+    rig.submit("urgent", images[:2], tmp_path, priority=Priority.URGENT)
+    rig.manager.tell(_done(running))
+    assert rig.pool.expect(Process).job_id == "urgent"
