@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from pixelmill.actors._inputs import Input, expand_inputs
+from pixelmill.actors._inputs import expand_inputs
+from pixelmill.actors._job_state import Item, Job, RetryDue
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.errors import PixelmillError
 from pixelmill.imaging.pipeline import OutputTarget, estimate_memory_mb
@@ -27,7 +27,6 @@ from pixelmill.messages import (
     ItemFinished,
     ItemStatus,
     JobAccepted,
-    JobCounts,
     JobFinished,
     JobProgress,
     JobStatus,
@@ -42,74 +41,9 @@ from pixelmill.messages import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    import pykka
-
     from pixelmill.imaging.pipeline import ItemResult
-    from pixelmill.messages import JobOrder
 
 __all__ = ["JobManager"]
-
-
-@dataclasses.dataclass(slots=True)
-class _Item:
-    index: int
-    input: Input
-    attempt: int = 1
-    started: float = 0.0
-
-
-@dataclasses.dataclass(eq=False)
-class _Job:
-    order: JobOrder
-    listener: pykka.ActorRef[Any] | None
-    seq: int
-    inputs: Iterator[Input]
-    started_wall: float = dataclasses.field(default_factory=time.time)
-    started: float = dataclasses.field(default_factory=time.monotonic)
-    expanded: bool = False
-    next_index: int = 0
-    ready: deque[_Item] = dataclasses.field(default_factory=deque)
-    waiting: dict[int, _Item] = dataclasses.field(default_factory=dict)
-    """Items whose lease is requested and not yet granted."""
-    running: dict[int, _Item] = dataclasses.field(default_factory=dict)
-    deciding: dict[int, _Item] = dataclasses.field(default_factory=dict)
-    retrying: dict[int, _Item] = dataclasses.field(default_factory=dict)
-    counts: dict[ItemStatus, int] = dataclasses.field(default_factory=dict)
-    stopping: JobStatus | None = None
-    reason: str | None = None
-    message: str | None = None
-    closing: bool = False
-    summary: JobFinished | None = None
-    """Set when the export is being closed; sent to the listener once it is."""
-
-    @property
-    def job_id(self) -> str:
-        return self.order.job_id
-
-    def lease_id(self, item: _Item) -> str:
-        return f"{self.job_id}/{item.index}/{item.attempt}"
-
-    def job_counts(self) -> JobCounts:
-        return JobCounts(
-            total=self.next_index,
-            **{status.value: self.counts.get(status, 0) for status in _TERMINAL},
-        )
-
-    def idle(self) -> bool:
-        return not (self.ready or self.waiting or self.running or self.deciding or self.retrying)
-
-
-_TERMINAL = (ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED, ItemStatus.CANCELLED)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _RetryDue:
-    """A retry's backoff is over (sent by the Timer to the JobManager itself)."""
-
-    job_id: str
-    index: int
 
 
 class JobManager(Actor):
@@ -128,7 +62,7 @@ class JobManager(Actor):
     def __init__(self, context: ActorContext, *, window: int = 4) -> None:
         super().__init__(context)
         self._window = max(1, window)
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, Job] = {}
         self._leases: dict[str, tuple[str, int]] = {}
         self._seq = itertools.count()
 
@@ -142,12 +76,12 @@ class JobManager(Actor):
                 self._returned(message)
             case Retry() | Skip() | Fail() | AbortJob():
                 self._decided(message)
-            case _RetryDue(job_id=job_id, index=index):
+            case RetryDue(job_id=job_id, index=index):
                 self._retry_due(job_id, index)
             case CancelJob(job_id=job_id):
                 job = self._jobs.get(job_id)
                 if job is not None:
-                    self._stop(job, JobStatus.CANCELLED, "job.cancelled", "cancelled by the host")
+                    self._stop_job(job, JobStatus.CANCELLED, "job.cancelled", "cancelled by the host")
             case GetProgress(job_id=job_id, reply_to=reply_to):
                 job = self._jobs.get(job_id)
                 return self.reply(reply_to, self._progress(job) if job else None)
@@ -162,7 +96,7 @@ class JobManager(Actor):
 
     def _submit(self, request: SubmitJob) -> JobAccepted:
         order = request.order
-        job = _Job(
+        job = Job(
             order=order,
             listener=request.listener,
             seq=next(self._seq),
@@ -195,7 +129,7 @@ class JobManager(Actor):
             if job.expanded and job.idle() and not job.closing:
                 self._close(job)
 
-    def _next_item(self, job: _Job) -> _Item | None:
+    def _next_item(self, job: Job) -> Item | None:
         if job.ready:
             return job.ready.popleft()
         if job.expanded:
@@ -204,11 +138,11 @@ class JobManager(Actor):
         if found is None:
             job.expanded = True
             return None
-        item = _Item(index=job.next_index, input=found)
+        item = Item(index=job.next_index, input=found)
         job.next_index += 1
         return item
 
-    def _request_lease(self, job: _Job, item: _Item) -> None:
+    def _request_lease(self, job: Job, item: Item) -> None:
         try:
             header = probe(item.input.path)
         except PixelmillError as exc:
@@ -230,7 +164,7 @@ class JobManager(Actor):
             ),
         )
 
-    def _release(self, job: _Job, item: _Item) -> None:
+    def _release(self, job: Job, item: Item) -> None:
         lease_id = job.lease_id(item)
         if self._leases.pop(lease_id, None) is not None:
             self.send(Role.RESOURCE_MANAGER, ReleaseLease(lease_id=lease_id))
@@ -247,7 +181,7 @@ class JobManager(Actor):
         item.started = item.started or time.monotonic()
         self._dispatch(job, item)
 
-    def _dispatch(self, job: _Job, item: _Item) -> None:
+    def _dispatch(self, job: Job, item: Item) -> None:
         order = job.order
         target = OutputTarget(
             output_dir=order.output_dir, stem=item.input.stem, rel_dir=item.input.rel_dir
@@ -288,7 +222,7 @@ class JobManager(Actor):
         job.deciding[item.index] = item
         self._ask_supervisor(job, item, message.reason, message.message)
 
-    def _ask_supervisor(self, job: _Job, item: _Item, reason: str, message: str) -> None:
+    def _ask_supervisor(self, job: Job, item: Item, reason: str, message: str) -> None:
         self.send(
             Role.SUPERVISOR,
             DecideRecovery(
@@ -315,7 +249,7 @@ class JobManager(Actor):
                     attempt=item.attempt, after_s=round(after_s, 3),
                 )
                 self.actor_timer.tell_later(
-                    after_s, self.actor_ref, _RetryDue(job_id=job.job_id, index=item.index)
+                    after_s, self.actor_ref, RetryDue(job_id=job.job_id, index=item.index)
                 )
             case Retry():
                 self._finish_stopped(job, item)
@@ -325,7 +259,7 @@ class JobManager(Actor):
                 self._finish_item(job, item, ItemStatus.FAILED, reason=reason, message=text)
             case AbortJob(reason=reason, message=text):
                 self._finish_item(job, item, ItemStatus.FAILED, reason=reason, message=text)
-                self._stop(job, JobStatus.ABORTED, reason, text)
+                self._stop_job(job, JobStatus.ABORTED, reason, text)
 
     def _retry_due(self, job_id: str, index: int) -> None:
         job = self._jobs.get(job_id)
@@ -336,7 +270,7 @@ class JobManager(Actor):
             else:
                 self._finish_stopped(job, item)
 
-    def _stop(self, job: _Job, status: JobStatus, reason: str, message: str) -> None:
+    def _stop_job(self, job: Job, status: JobStatus, reason: str, message: str) -> None:
         """Stop dispatching; what has not started ends now, what runs may finish."""
         if job.stopping is not None or job.closing:
             return
@@ -351,15 +285,15 @@ class JobManager(Actor):
         while (item := self._next_item(job)) is not None:
             self._finish_stopped(job, item)
 
-    def _finish_stopped(self, job: _Job, item: _Item) -> None:
+    def _finish_stopped(self, job: Job, item: Item) -> None:
         status = ItemStatus.CANCELLED if job.stopping is JobStatus.CANCELLED else ItemStatus.SKIPPED
         text = f"not run: the job was {job.stopping}"
         self._finish_item(job, item, status, reason=job.reason, message=text)
 
     def _finish_item(
         self,
-        job: _Job,
-        item: _Item,
+        job: Job,
+        item: Item,
         status: ItemStatus,
         *,
         reason: str | None = None,
@@ -389,7 +323,7 @@ class JobManager(Actor):
             self.reply(job.listener, finished)
             self.reply(job.listener, self._progress(job))
 
-    def _progress(self, job: _Job) -> JobProgress:
+    def _progress(self, job: Job) -> JobProgress:
         return JobProgress(
             job_id=job.job_id,
             status=job.stopping if job.stopping and job.idle() else JobStatus.RUNNING,
@@ -399,7 +333,7 @@ class JobManager(Actor):
             elapsed_s=time.monotonic() - job.started,
         )
 
-    def _close(self, job: _Job) -> None:
+    def _close(self, job: Job) -> None:
         job.closing = True
         job.summary = JobFinished(
             job_id=job.job_id,

@@ -52,12 +52,14 @@ class JobSpec:
         if isinstance(self.inputs, str | os.PathLike) or not self.inputs:
             raise ConfigError("inputs: expected a non-empty list of files, directories or globs")
         inputs = tuple(os.fspath(path) for path in self.inputs)
-        steps = tuple(_step(s, "op", f"pipeline step {n}") for n, s in enumerate(self.pipeline, 1))
-        analyses = tuple(_step(s, "analysis", "analyses") for s in self.analyses)
-        pipeline = Pipeline(steps=steps, analyses=analyses, max_pixels=max_pixels)
-        pipeline.validate()
+        for field_name in ("pipeline", "analyses"):
+            if isinstance(getattr(self, field_name), str | Mapping):
+                raise ConfigError(f"{field_name}: expected a list of steps")
+        pipeline = Pipeline.validated(
+            steps=self.pipeline, analyses=self.analyses, max_pixels=max_pixels
+        )
         export_dir = Path(self.export_dir).expanduser().absolute()
-        saves = any(step.name == "save" for step in steps)
+        saves = any(step.name == "save" for step in pipeline.steps)
         output_dir = (
             Path(self.output_dir).expanduser().absolute()
             if self.output_dir is not None
@@ -75,16 +77,6 @@ class JobSpec:
             priority=_priority(self.priority),
             exclude_dirs=tuple(d for d in (output_dir, export_dir) if d is not None),
         )
-
-
-def _step(value: StepLike, kind: str, where: str) -> Step:
-    if isinstance(value, Step):
-        return value
-    if isinstance(value, str) and kind == "analysis":
-        return Step.from_data({"analysis": value}, kind=kind)
-    if isinstance(value, Mapping):
-        return Step.from_data(value, kind=kind)
-    raise ConfigError(f"{where}: expected a step or a mapping, got {value!r}")
 
 
 def _priority(value: Priority | str) -> Priority:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,7 +68,7 @@ def test_rows_stream_under_temporary_names_until_the_close_renames_them(
     ]
     assert not list(tmp_path.glob(".*.partial"))
 
-    rows = list(csv.DictReader((tmp_path / "results.csv").open(encoding="utf-8")))
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text(encoding="utf-8"), newline="")))
     assert [row["status"] for row in rows] == ["done", "skipped", "done"]
     assert rows[1]["path"] == "/in/bad\nname.jpg"
     assert float(rows[2]["r_mean"]) == 20.0

@@ -29,7 +29,7 @@ def test_run_writes_outputs_export_and_log_and_exits_0(tmp_path: Path) -> None:
             assert image.format == "PNG"
             assert max(image.size) <= 40
     (log,) = (out / "logs").glob("run-*.jsonl")
-    assert any(json.loads(line)["event"] == "job.finished" for line in log.open())
+    assert any(json.loads(line)["event"] == "job.finished" for line in log.read_text().splitlines())
 
 
 def test_run_exits_1_when_some_items_are_skipped(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import threading
 from pathlib import Path
@@ -75,13 +76,13 @@ def test_a_mixed_batch_with_broken_files_accounts_for_every_input(
     skipped = [item for item in summary["items"] if item["status"] == "skipped"]
     assert all(item["reason"].startswith("input.") and item["message"] for item in skipped)
 
-    rows = list(csv.DictReader((out / "results.csv").open(encoding="utf-8")))
+    rows = list(csv.DictReader(io.StringIO((out / "results.csv").read_text(encoding="utf-8"), newline="")))
     assert len(rows) == 50
     done_rows = [row for row in rows if row["status"] == "done"]
     assert all(0 <= float(row["r_mean"]) <= 255 for row in done_rows)
     assert all(int(row["width"]) <= 64 and int(row["height"]) <= 64 for row in done_rows)
 
-    records = [json.loads(line) for line in (out / "results.jsonl").open(encoding="utf-8")]
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(records) == 50
     for record in records:
         if record["status"] == "done":
@@ -147,7 +148,7 @@ def test_each_broken_file_is_skipped_with_its_own_reason(
     broken = write_broken_files(tmp_path / "broken")
     result = runtime.submit(_job(list(broken.values()), tmp_path / "out")).wait(timeout=60)
     assert result.counts.skipped == len(broken)
-    records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").open()]
+    records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     reasons = {Path(r["path"]).name: r["reason"] for r in records}
     assert all(reason.startswith("input.") for reason in reasons.values())
     assert len(set(reasons.values())) >= 2
