@@ -147,8 +147,7 @@ class JobManager(Actor):
             header = probe(item.input.path)
         except PixelmillError as exc:
             # The header alone shows the input is bad: no need to use a worker.
-            job.deciding[item.index] = item
-            self._ask_supervisor(job, item, exc.reason, str(exc))
+            self._item_failed(job, item, exc.reason, str(exc), worker=None)
             return
         job.waiting[item.index] = item
         lease_id = job.lease_id(item)
@@ -210,19 +209,21 @@ class JobManager(Actor):
         if isinstance(message, ItemDone):
             self._finish_item(job, item, ItemStatus.DONE, result=message.result)
             return
+        self._item_failed(job, item, message.reason, message.message, worker=message.worker)
+
+    def _item_failed(
+        self, job: Job, item: Item, reason: str, message: str, *, worker: int | None
+    ) -> None:
         self.actor_log.warning(
             "item.failed",
             job_id=job.job_id,
             item=str(item.input.path),
             attempt=item.attempt,
-            reason=message.reason,
-            error=message.message,
-            worker=message.worker,
+            reason=reason,
+            error=message,
+            worker=worker,
         )
         job.deciding[item.index] = item
-        self._ask_supervisor(job, item, message.reason, message.message)
-
-    def _ask_supervisor(self, job: Job, item: Item, reason: str, message: str) -> None:
         self.send(
             Role.SUPERVISOR,
             DecideRecovery(

@@ -37,6 +37,9 @@ def init_worker() -> None:
     # The Runtime turns Ctrl-C into a graceful drain; a worker killed by the
     # terminal's SIGINT mid-item would only turn that drain into crashes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The pixel limit is the pipeline's `max_pixels`, checked on the header
+    # before decoding; Pillow's own fixed limit would cut below it.
+    Image.MAX_IMAGE_PIXELS = None
     warnings.simplefilter("error", Image.DecompressionBombWarning)
 
 

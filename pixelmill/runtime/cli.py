@@ -108,6 +108,11 @@ def _spec(args: argparse.Namespace, inputs: Sequence[str], out: Path) -> JobSpec
 
 
 def _run(args: argparse.Namespace, inputs: Sequence[str], out: Path) -> int:
+    out = out.absolute()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot use {out} as the output directory: {exc.strerror}") from exc
     log_file = args.log or out / "logs" / time.strftime("run-%Y%m%d-%H%M%S.jsonl")
     config = RuntimeConfig(log_file=log_file, log_console=not args.quiet)
     if args.workers:

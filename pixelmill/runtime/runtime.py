@@ -19,6 +19,7 @@ from pixelmill.actors.resource_manager import ResourceManager
 from pixelmill.actors.supervisor import Supervisor
 from pixelmill.actors.timer import Timer
 from pixelmill.errors import BrokenWorkerError, ClosedRuntimeError, ConfigError
+from pixelmill.imaging.save import translate_write_error
 from pixelmill.messages import (
     Budget,
     CancelJob,
@@ -37,6 +38,7 @@ from pixelmill.runtime.spec import JobSpec, new_job_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
+    from pathlib import Path
     from types import TracebackType
 
 __all__ = ["Runtime", "run_batch"]
@@ -139,6 +141,7 @@ class Runtime:
         """
         job_id = new_job_id()
         order = spec.to_order(job_id=job_id, max_pixels=self.config.max_pixels)
+        _make_dirs(order.output_dir, order.export_dir)
         with self._lock:
             if self._closed:
                 raise ClosedRuntimeError("the runtime is shut down; it accepts no more jobs")
@@ -225,6 +228,17 @@ class Runtime:
     def _cancel(self, job_id: str) -> None:
         with contextlib.suppress(pykka.ActorDeadError), _map_actor_errors("cancel"):
             self._actor(Role.JOB_MANAGER).tell(CancelJob(job_id=job_id))
+
+
+def _make_dirs(*directories: Path | None) -> None:
+    """Create the job's dirs up front: a worker never races the Exporter to make them."""
+    for directory in directories:
+        if directory is None:
+            continue
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise translate_write_error(exc, directory) from exc
 
 
 def run_batch(

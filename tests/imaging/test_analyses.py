@@ -102,6 +102,21 @@ def test_sharpness_drops_when_an_image_is_blurred(ctx: ItemContext, tmp_path: Pa
     assert measure(analyses.sharpness, blurred, ctx)["laplacian_variance"] < sharp / 4
 
 
+@pytest.mark.parametrize("band_pixels", [50, 1 << 20])
+def test_sharpness_is_the_exact_laplacian_variance_whatever_the_bands(
+    band_pixels: int, ctx: ItemContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(analyses, "_SHARPNESS_BAND_PIXELS", band_pixels)
+    path = write_photo_like(tmp_path / "p.png", (83, 61), seed=9)
+    image = open_image(path, max_pixels=10**6).image
+    grey = np.asarray(image.convert("L"), dtype=np.float64)
+    laplacian = (
+        grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4 * grey[1:-1, 1:-1]
+    )
+    result = measure(analyses.sharpness, image, ctx)["laplacian_variance"]
+    assert result == pytest.approx(laplacian.var(), rel=1e-12)
+
+
 def test_metadata_describes_the_source_not_the_final_image(ctx: ItemContext) -> None:
     ctx.exif = {"make": "Acme", "orientation": 6}
     result = measure(analyses.metadata, Image.new("RGB", (4, 4)), ctx)

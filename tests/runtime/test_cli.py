@@ -95,3 +95,14 @@ def test_demo_generates_samples_and_says_where_everything_is(
     summary = json.loads((tmp_path / "demo" / "output" / "summary.json").read_text())
     assert summary["counts"]["total"] == 8
     assert summary["counts"]["done"] == 5
+
+
+def test_an_out_dir_that_is_a_file_exits_2_naming_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "taken").write_text("a file")
+    write_sample_set(tmp_path / "in", 1)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(tmp_path / "in"), "--out", str(tmp_path / "taken")])
+    assert exit_info.value.code == 2
+    assert "--out" in capsys.readouterr().err

@@ -1,0 +1,139 @@
+"""The one place where Pillow's and the OS's exceptions become pixelmill's input errors."""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from PIL import Image, UnidentifiedImageError
+
+from pixelmill.errors import (
+    ImageTooLargeError,
+    InputError,
+    NotAFileError,
+    NotAnImageError,
+    PixelmillError,
+    TransientIOError,
+    TruncatedImageError,
+    UnreadableInputError,
+    UnsupportedImageError,
+)
+from pixelmill.imaging._regular_file import open_regular_file
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["map_decode_errors", "sniff"]
+
+_TRANSIENT = frozenset({errno.EIO, errno.EAGAIN, errno.ESTALE, errno.ETIMEDOUT, errno.EINTR})
+_NOT_A_FILE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR, errno.ENXIO})
+_DENIED = frozenset({errno.EACCES, errno.EPERM})
+# Pillow raises plain OSError (no errno) both for corrupt data and for valid
+# files that use a feature it lacks; only the message tells them apart.
+_UNSUPPORTED_WORDS = ("unsupported", "not supported", "unknown raw mode", "not available")
+_REFUSED = (
+    (b"%!PS", "PostScript/EPS"),
+    (b"\xc5\xd0\xd3\xc6", "EPS"),
+    (b"%PDF", "PDF"),
+    (b"8BPS", "Photoshop"),
+    (b"\xffO\xffQ", "JPEG 2000"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+)
+_DIB_HEADER_SIZES = frozenset(struct.pack("<I", n) for n in (12, 40, 52, 56, 64, 108, 124))
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
+
+
+def sniff(prefix: bytes) -> str | None:
+    """The image format that a file's first bytes (32 are plenty) announce, if any."""
+    if prefix.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if prefix.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if prefix[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if prefix[:4] == b"RIFF" and prefix[8:12] == b"WEBP":
+        return "WEBP"
+    if prefix[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    # "BM" alone starts too many text files; require a known DIB header size too.
+    if prefix[:2] == b"BM" and prefix[14:18] in _DIB_HEADER_SIZES:
+        return "BMP"
+    for magic, name in _REFUSED:
+        if prefix.startswith(magic):
+            return name
+    if prefix[4:8] == b"ftyp" and prefix[8:12] in _HEIF_BRANDS:
+        return "HEIF/AVIF"
+    return None
+
+
+@contextmanager
+def map_decode_errors(path: Path) -> Iterator[None]:
+    """Translate what opening and decoding `path` raises into `InputError` subclasses.
+
+    Modelled on httpx's `map_httpcore_exceptions`: every exception of Pillow
+    or the OS is re-raised as the most specific pixelmill error, `from` the
+    original, with a message that names the file and what was wrong. The
+    type alone is not enough: a file with an image signature that Pillow
+    cannot identify is a corrupt image (`TruncatedImageError`), not "not an
+    image". Exceptions that are already pixelmill's pass through unchanged.
+    """
+    try:
+        yield
+    except PixelmillError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(f"{path}: too many pixels: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise _unidentified(path) from exc
+    except OSError as exc:
+        raise _from_os_error(path, exc) from exc
+    except NotImplementedError as exc:
+        raise UnsupportedImageError(f"{path}: unsupported image feature: {exc}") from exc
+    except ValueError as exc:
+        if "too large" in str(exc).lower():
+            raise ImageTooLargeError(f"{path}: image data too large: {exc}") from exc
+        raise TruncatedImageError(f"{path}: corrupt image data: {exc}") from exc
+    except (SyntaxError, EOFError, struct.error) as exc:
+        # Pillow's plugins raise these from their parsers on malformed data.
+        # IndexError, KeyError and TypeError are left alone: they are at least
+        # as often a bug, and the pipeline reports them as internal errors.
+        detail = f"{type(exc).__name__}: {exc}"
+        raise TruncatedImageError(f"{path}: corrupt image data ({detail})") from exc
+
+
+def _from_os_error(path: Path, exc: OSError) -> InputError | TransientIOError:
+    if exc.errno is None:
+        message = str(exc)
+        if any(word in message.lower() for word in _UNSUPPORTED_WORDS):
+            return UnsupportedImageError(f"{path}: unsupported image: {message}")
+        return TruncatedImageError(f"{path}: truncated or corrupt image data: {message}")
+    reason = exc.strerror or os.strerror(exc.errno)
+    if exc.errno in _NOT_A_FILE:
+        return NotAFileError(f"{path}: not a readable regular file: {reason}")
+    if exc.errno in _DENIED:
+        return UnreadableInputError(f"{path}: permission denied: {reason}")
+    if exc.errno in _TRANSIENT:
+        return TransientIOError(f"{path}: I/O error, may pass on retry: {reason}")
+    return UnreadableInputError(f"{path}: cannot read: {reason}")
+
+
+def _unidentified(path: Path) -> PixelmillError:
+    try:
+        with open_regular_file(path) as fp:
+            prefix = fp.read(32)
+    except PixelmillError as exc:
+        return exc
+    except OSError as exc:
+        return _from_os_error(path, exc)
+    if not prefix:
+        return NotAnImageError(f"{path}: empty file, not an image")
+    announced = sniff(prefix)
+    if announced is None:
+        return NotAnImageError(f"{path}: not an image in an accepted format")
+    if announced in ("PNG", "JPEG", "GIF", "WEBP", "TIFF", "BMP"):
+        return TruncatedImageError(f"{path}: has a {announced} signature but is corrupt")
+    return UnsupportedImageError(f"{path}: {announced} files are not accepted")

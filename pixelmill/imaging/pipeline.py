@@ -1,0 +1,195 @@
+"""Run one item through a pipeline: safe open, ops in order, analyses on the result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pixelmill.errors import ConfigError, InternalError, PixelmillError, ResourceError
+from pixelmill.imaging._builtin_ops import draft_request
+from pixelmill.imaging._memory import estimate_memory_mb
+from pixelmill.imaging.safe_open import open_image
+from pixelmill.imaging.save import OutputTarget
+from pixelmill.imaging.steps import (
+    ItemContext,
+    Step,
+    StepKind,
+    analysis_def,
+    op_def,
+    parse_step,
+    validate_step,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "ItemResult",
+    "OutputTarget",
+    "Pipeline",
+    "estimate_memory_mb",
+    "run",
+]
+
+DEFAULT_MAX_PIXELS = 178_956_970
+"""Twice Pillow's `MAX_IMAGE_PIXELS`: the largest image Pillow will open at all."""
+
+StepLike = Step | Mapping[str, Any] | str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pipeline:
+    """What to do to every item of a job: ops in order, then analyses. Picklable.
+
+    Build it with `Pipeline.validated(...)`, or call `validate()`, so that
+    every step is checked and normalised before a job starts.
+    """
+
+    steps: tuple[Step, ...] = ()
+    analyses: tuple[Step, ...] = ()
+    """Run on the image after the ops; results are keyed by name, so each name once."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """Inputs whose header has more pixels fail with `ImageTooLargeError`, undecoded."""
+
+    @classmethod
+    def validated(
+        cls,
+        *,
+        steps: Iterable[StepLike] = (),
+        analyses: Iterable[StepLike] = (),
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> Pipeline:
+        """A pipeline of normalised steps, from `Step`s or their config data.
+
+        Raises:
+            ConfigError: naming the position, e.g. `pipeline step 2 (resize):
+                width: expected a positive integer, got 0`.
+        """
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+            raise ConfigError(f"max_pixels: expected a positive integer, got {max_pixels!r}")
+        for name, given in (("steps", steps), ("analyses", analyses)):
+            if isinstance(given, str | Step | Mapping):
+                raise ConfigError(f"{name}: expected a list of steps, got {given!r}")
+        checked_analyses = tuple(_checked(s, "analysis", n) for n, s in enumerate(analyses, 1))
+        names = [step.name for step in checked_analyses]
+        for name in names:
+            if names.count(name) > 1:
+                raise ConfigError(f"analyses: {name!r} is listed twice")
+        return cls(
+            steps=tuple(_checked(step, "op", n) for n, step in enumerate(steps, 1)),
+            analyses=checked_analyses,
+            max_pixels=max_pixels,
+        )
+
+    def validate(self) -> Pipeline:
+        """This pipeline with every step checked and normalised; see `validated`."""
+        return Pipeline.validated(
+            steps=self.steps, analyses=self.analyses, max_pixels=self.max_pixels
+        )
+
+
+def _checked(item: StepLike, kind: StepKind, position: int) -> Step:
+    where = f"pipeline {'step' if kind == 'op' else 'analysis'} {position}"
+    if isinstance(item, Step):
+        step = item
+    else:
+        try:
+            step = parse_step(item, kind=kind)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return validate_step(step, kind, where=f"{where} ({step.name})")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemResult:
+    """What one item produced: small, JSON-ready values only, so it crosses processes."""
+
+    outputs: tuple[str, ...]
+    """Paths written by `save` steps, in order."""
+    analyses: dict[str, dict[str, Any]]
+    """Analysis name -> its JSON-safe result."""
+    source: dict[str, Any]
+    """format, width, height (as stored) and mode (as decoded) of the input."""
+    width: int
+    """Of the final image, after all ops."""
+    height: int
+    decode_ms: float
+    """Opening, decoding, orienting and mode conversion."""
+    total_ms: float
+
+
+def run(path: Path, pipeline: Pipeline, target: OutputTarget) -> ItemResult:
+    """Run `pipeline` on the image at `path`, writing its outputs under `target`.
+
+    The image is opened with `open_image`, JPEG-drafted for a first op that is a
+    `thumbnail` or `resize` (never before a `crop`, which needs full-size
+    pixels); the ops run in order (`save` writes the image as it is at that
+    point); the analyses run on the final image. Starts no thread and keeps no
+    state, so several threads may run items at once.
+
+    Raises:
+        PixelmillError: only subclasses of it. An input's fault is an
+            `InputError`; a `save` with no output directory a `ConfigError`;
+            running out of memory a `ResourceError`; any other exception of
+            an op or analysis becomes `InternalError` naming the step, with
+            the original as `__cause__`.
+    """
+    started = time.perf_counter()
+    with _classified(path, "pipeline validation"):
+        checked = pipeline.validate()
+    draft_size, draft_fit = draft_request(checked.steps)
+    with _classified(path, "decode"):
+        opened = open_image(
+            path, max_pixels=checked.max_pixels, draft_size=draft_size, draft_fit=draft_fit
+        )
+    decoded = time.perf_counter()
+    image = opened.image
+    ctx = ItemContext(
+        path=path,
+        source={
+            "format": opened.format,
+            "width": opened.source_size[0],
+            "height": opened.source_size[1],
+            "mode": opened.source_mode,
+        },
+        exif=opened.exif,
+        icc_profile=image.info.get("icc_profile"),
+        target=target,
+    )
+    # Only `image` may keep the decoded pixels alive: an op's input is freed
+    # as soon as the op returns.
+    del opened
+    for position, step in enumerate(checked.steps, 1):
+        with _classified(path, f"pipeline step {position} ({step.name})"):
+            image = op_def(step.name).apply(image, step.params, ctx)
+    results: dict[str, dict[str, Any]] = {}
+    for position, step in enumerate(checked.analyses, 1):
+        with _classified(path, f"pipeline analysis {position} ({step.name})"):
+            results[step.name] = analysis_def(step.name).measure(image, step.params, ctx)
+    return ItemResult(
+        outputs=tuple(ctx.outputs),
+        analyses=results,
+        source=ctx.source,
+        width=image.width,
+        height=image.height,
+        decode_ms=(decoded - started) * 1000,
+        total_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+@contextmanager
+def _classified(path: Path, label: str) -> Iterator[None]:
+    try:
+        yield
+    except PixelmillError:
+        raise
+    except MemoryError as exc:
+        raise ResourceError(f"{path}: {label}: out of memory") from exc
+    except Exception as exc:
+        raise InternalError(
+            f"{path}: {label} failed unexpectedly: {type(exc).__name__}: {exc}"
+        ) from exc

@@ -1,0 +1,108 @@
+"""Write output images atomically, inside the output directory, never over an input."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+from PIL import Image
+
+from pixelmill.errors import ConfigError, UnsupportedImageError
+from pixelmill.imaging._modes import flatten, has_alpha, to_working
+from pixelmill.imaging._output_paths import (
+    OutputTarget,
+    make_output_dir,
+    output_path,
+    refuse_input,
+    translate_write_error,
+)
+
+__all__ = ["SAVE_FORMATS", "OutputTarget", "output_path", "save_image", "translate_write_error"]
+
+SAVE_FORMATS = {"jpeg": ("JPEG", "jpg"), "png": ("PNG", "png"), "webp": ("WEBP", "webp")}
+"""The `save` op's formats: name -> (Pillow format, file extension)."""
+
+_MAX_SIDE = {"JPEG": 65_500, "WEBP": 16_383, "PNG": 2**31 - 1}
+_ICC_SPACE = {"L": b"GRAY", "LA": b"GRAY", "RGB": b"RGB ", "RGBA": b"RGB ", "CMYK": b"CMYK"}
+
+
+def save_image(
+    image: Image.Image,
+    *,
+    source: Path,
+    target: OutputTarget,
+    format: str = "jpeg",
+    quality: int = 85,
+    template: str = "{stem}.{ext}",
+    icc_profile: bytes | None = None,
+) -> Path:
+    """Write `image` atomically and return the path written.
+
+    The image goes to a temporary name in the target directory and is renamed
+    into place, so no reader sees half a file; on any failure the temporary
+    file is removed. Files are not fsynced: atomic for readers, not durable
+    across a power cut. An existing output is replaced; an input never is.
+    Alpha is composited onto white for JPEG; no EXIF (so no orientation tag)
+    is written; `icc_profile` is embedded when it suits the saved mode.
+    `quality` applies to JPEG and WebP; PNG is lossless.
+
+    Raises:
+        ConfigError: the target has no output directory.
+        OutputConflictError: the path would leave the output directory
+            (also through a symlink) or is the input file itself.
+        OutputMissingError: the output directory itself is gone (its
+            subdirectories are created as needed).
+        NoSpaceError, OutputPermissionError, OutputError: writing failed.
+        UnsupportedImageError: the image is too large for the format.
+    """
+    if format not in SAVE_FORMATS:
+        raise ConfigError(
+            f"save: format: expected one of {', '.join(SAVE_FORMATS)}, got {format!r}"
+        )
+    pillow_format, ext = SAVE_FORMATS[format]
+    final = output_path(target, template=template, ext=ext)
+    assert target.output_dir is not None  # output_path refuses None
+    directory = make_output_dir(Path(target.output_dir), final.parent)
+    destination = directory / final.name
+    refuse_input(destination, source)
+    encodable = _encodable(image, pillow_format, source)
+    options: dict[str, object] = {"icc_profile": _fitting_icc(icc_profile, encodable.mode)}
+    if pillow_format != "PNG":
+        options["quality"] = quality
+    temporary = directory / f".pixelmill-{secrets.token_hex(8)}.tmp"
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        with os.fdopen(fd, "wb") as stream:
+            encodable.save(stream, format=pillow_format, **options)
+        os.replace(temporary, destination)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise translate_write_error(exc, destination) from exc
+        raise
+    return destination
+
+
+def _encodable(image: Image.Image, pillow_format: str, source: Path) -> Image.Image:
+    limit = _MAX_SIDE[pillow_format]
+    if max(image.size) > limit:
+        raise UnsupportedImageError(
+            f"{source}: {image.width}x{image.height} is too large for {pillow_format} "
+            f"(at most {limit} pixels a side)"
+        )
+    working = to_working(image)
+    if pillow_format == "JPEG":
+        return flatten(working)
+    if pillow_format == "WEBP" and working.mode in ("L", "LA"):
+        return working.convert("RGBA" if has_alpha(working) else "RGB")
+    return working
+
+
+def _fitting_icc(icc_profile: bytes | None, mode: str) -> bytes | None:
+    # A profile for another colour space (an RGB profile on a grey output) is wrong data.
+    if icc_profile and icc_profile[16:20] == _ICC_SPACE.get(mode):
+        return icc_profile
+    return None
