@@ -55,7 +55,6 @@ from _common import (
     RoundResult,
     Runner,
     Variant,
-    cpu_seconds,
     generate_photos,
     histogram_stats,
     list_images,
@@ -197,13 +196,13 @@ def run_round(variant: Variant, paths: Sequence[Path]) -> None:
     with tempfile.TemporaryDirectory(prefix=f"pm-bench-{variant.key}-") as tmp:
         out_dir = Path(tmp)
         with PeakRSSSampler() as rss:
-            cpu0, start = cpu_seconds(), time.perf_counter()
+            start = time.perf_counter()
             job_s = variant.run(paths, out_dir)
-            wall_s, cpu_s = time.perf_counter() - start, cpu_seconds() - cpu0
+            wall_s = time.perf_counter() - start
         written = sum(1 for p in out_dir.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg"})
     if written != len(paths):
         console.print(f"[yellow]{variant.key}: wrote {written} JPEGs for {len(paths)} inputs")
-    variant.rounds.append(RoundResult(wall_s, job_s, cpu_s, rss.peak, written))
+    variant.rounds.append(RoundResult(wall_s, job_s, rss.cpu_s, rss.peak, written))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

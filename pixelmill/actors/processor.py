@@ -85,11 +85,21 @@ class Processor(Actor):
         executor.submit(worker.warm_up)
         return executor
 
+    def _replace_worker(self, request: Process) -> None:
+        self.actor_log.warning("worker.replaced", item=str(request.path))
+        assert self._executor is not None
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._new_executor()
+
     def _submit(self, request: Process) -> None:
         assert self._executor is not None
-        future = self._executor.submit(
-            worker.run_item, request.path, request.pipeline, request.target
-        )
+        arguments = (worker.run_item, request.path, request.pipeline, request.target)
+        try:
+            future = self._executor.submit(*arguments)
+        except BrokenProcessPool:
+            # The worker died while idle (killed from outside): replace it quietly.
+            self._replace_worker(request)
+            future = self._executor.submit(*arguments)
         actor_ref = self.actor_ref
 
         def returned(done: Future[Any]) -> None:
@@ -119,10 +129,7 @@ class Processor(Actor):
                 message=f"{request.path}: the worker process died while decoding it",
                 worker=self._index,
             )
-            self.actor_log.warning("worker.replaced", item=str(request.path))
-            assert self._executor is not None
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new_executor()
+            self._replace_worker(request)
         elif isinstance(outcome, BaseException):
             answer = ItemFailed(
                 **key,

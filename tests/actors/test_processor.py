@@ -1,0 +1,104 @@
+"""The ProcessorPool and its Processors through their messages, with real worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psutil
+import pytest
+
+from pixelmill.actors.processor import ProcessorPool
+from pixelmill.imaging import ops
+from pixelmill.imaging.pipeline import OutputTarget, Pipeline
+from pixelmill.messages import ItemDone, ItemFailed, Process
+from pixelmill.testing import write_broken_files, write_image
+
+if TYPE_CHECKING:
+    import pykka
+
+    from pixelmill.actors.base import ActorContext
+    from pixelmill.testing import Probe
+
+PIPELINE = Pipeline.validated(steps=[ops.thumbnail(16), ops.save(format="png")],
+                              analyses=["channel_stats"])
+
+
+def _process(probe: Probe, path: Path, out: Path, index: int = 0) -> Process:
+    out.mkdir(exist_ok=True)
+    return Process(job_id="j", index=index, path=path, pipeline=PIPELINE,
+                   target=OutputTarget(output_dir=out, stem=path.stem), reply_to=probe.ref)
+
+
+def _workers() -> list[psutil.Process]:
+    # Workers are forked by the fork server, itself a child of this process.
+    return [
+        grandchild
+        for child in psutil.Process().children()
+        for grandchild in child.children()
+        if grandchild.status() != psutil.STATUS_ZOMBIE
+    ]
+
+
+@pytest.fixture
+def pool(context: ActorContext) -> pykka.ActorRef[Any]:
+    return ProcessorPool.start(context, workers=2)
+
+
+def test_an_item_is_processed_in_a_worker_and_answered_done(
+    pool: pykka.ActorRef[Any], probe: Probe, tmp_path: Path
+) -> None:
+    write_image(tmp_path / "a.png", size=(64, 32), color=(10, 20, 30))
+    pool.tell(_process(probe, tmp_path / "a.png", tmp_path / "out"))
+    done = probe.expect(ItemDone, timeout=30)
+    assert done.result.outputs == (str(tmp_path / "out" / "a.png"),)
+    assert (done.result.width, done.result.height) == (16, 8)
+    assert done.result.analyses["channel_stats"]["r"]["mean"] == 10
+
+
+def test_a_broken_file_is_answered_failed_with_its_class(
+    pool: pykka.ActorRef[Any], probe: Probe, tmp_path: Path
+) -> None:
+    broken = write_broken_files(tmp_path / "bad")
+    (kind, path), *_ = broken.items()
+    pool.tell(_process(probe, path, tmp_path / "out"))
+    failed = probe.expect(ItemFailed, timeout=30)
+    assert failed.reason.startswith("input.")
+    assert str(path) in failed.message
+
+
+def test_more_items_than_workers_all_get_answered(
+    pool: pykka.ActorRef[Any], probe: Probe, tmp_path: Path
+) -> None:
+    for index in range(6):
+        write_image(tmp_path / f"{index}.png")
+        pool.tell(_process(probe, tmp_path / f"{index}.png", tmp_path / "out", index=index))
+    answers = [probe.expect(ItemDone, timeout=30) for _ in range(6)]
+    assert sorted(a.index for a in answers) == list(range(6))
+    assert {a.worker for a in answers} <= {0, 1}
+
+
+def test_a_killed_worker_is_replaced_and_the_next_item_still_runs(
+    pool: pykka.ActorRef[Any], probe: Probe, tmp_path: Path
+) -> None:
+    write_image(tmp_path / "a.png")
+    out = tmp_path / "out"
+    pool.tell(_process(probe, tmp_path / "a.png", out))
+    probe.expect(ItemDone, timeout=30)
+    deadline = time.monotonic() + 10
+    while len(_workers()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for process in _workers():
+        os.kill(process.pid, signal.SIGKILL)
+    for index in range(2):
+        pool.tell(_process(probe, tmp_path / "a.png", out, index=index + 1))
+    answers = [probe.next(timeout=30) for _ in range(2)]
+    assert all(isinstance(a, ItemDone | ItemFailed) for a in answers)
+    for answer in answers:
+        if isinstance(answer, ItemFailed):
+            assert answer.reason == "worker.crashed"
+    pool.tell(_process(probe, tmp_path / "a.png", out, index=9))
+    assert probe.expect(ItemDone, timeout=30).index == 9
