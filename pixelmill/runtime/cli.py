@@ -17,7 +17,7 @@ from pixelmill.errors import ConfigError, PixelmillError
 from pixelmill.imaging import ops
 from pixelmill.messages import JobStatus
 from pixelmill.runtime.config import RuntimeConfig
-from pixelmill.runtime.progress import follow_job, print_result
+from pixelmill.runtime.progress import Interrupts, follow_job, print_result
 from pixelmill.runtime.runtime import Runtime
 from pixelmill.runtime.spec import JobSpec
 
@@ -118,9 +118,12 @@ def _run(args: argparse.Namespace, inputs: Sequence[str], out: Path) -> int:
     if args.workers:
         config = config.replace(workers=args.workers)
     spec = _spec(args, inputs, out)
-    with Runtime(config) as runtime:
-        handle = runtime.submit(spec)
-        result = follow_job(handle, quiet=args.quiet)
+    with Interrupts() as interrupts:
+        runtime = Runtime(config)
+        try:
+            result = follow_job(runtime.submit(spec), quiet=args.quiet, interrupts=interrupts)
+        finally:
+            runtime.shutdown()
     if not args.quiet:
         print_result(result, out=out, log_file=log_file)
     return _exit_code(result)

@@ -2,44 +2,70 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
+import threading
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import psutil
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from pixelmill.messages import ItemStatus, JobProgress
+from pixelmill.messages import ItemStatus
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from pixelmill.runtime.handle import JobHandle, JobResult
 
-__all__ = ["follow_job", "print_result"]
+__all__ = ["Interrupts", "follow_job", "print_result"]
 
 
-def follow_job(handle: JobHandle, *, quiet: bool) -> JobResult:
-    """Wait for the job, with a live bar on a terminal; Ctrl-C cancels, twice stops.
+class Interrupts:
+    """Counts Ctrl-C presses while installed; the second one leaves at once.
 
-    The first Ctrl-C cancels the job: running items finish, the rest end
-    `cancelled`, and the export is still written. A second one leaves at
-    once (the Runtime's exit then stops the workers).
+    The first press only sets a count that the waiting loop acts on (cancel
+    the job gracefully); doing more inside a signal handler could deadlock
+    on a lock the interrupted code holds. The second press writes one line
+    and ends the process: partial exports stay under `.partial` names.
     """
-    try:
-        if quiet or not sys.stderr.isatty():
-            return handle.wait()
-        return _with_bar(handle)
-    except KeyboardInterrupt:
-        print("pixelmill: cancelling: running items finish; Ctrl-C again to stop now",
-              file=sys.stderr)
-        handle.cancel()
-        return handle.wait()
+
+    def __init__(self) -> None:
+        self.presses = 0
+        self._previous: Any = None
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._pressed)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _pressed(self, _signum: int, _frame: object) -> None:
+        self.presses += 1
+        if self.presses >= 2:
+            os.write(2, b"pixelmill: stopped at once\n")
+            # Workers would outlive a bare exit: end them first.
+            for child in psutil.Process().children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
+            os._exit(130)
 
 
-def _with_bar(handle: JobHandle) -> JobResult:
+def follow_job(handle: JobHandle, *, quiet: bool, interrupts: Interrupts) -> JobResult:
+    """Wait for the job, with a live bar on a terminal; the first Ctrl-C cancels it.
+
+    Cancelling lets running items finish, marks the rest `cancelled`, and
+    still writes the export.
+    """
+    show_bar = not quiet and sys.stderr.isatty()
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -47,18 +73,26 @@ def _with_bar(handle: JobHandle) -> JobResult:
         TextColumn("{task.fields[failed]} not done"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=Console(stderr=True), transient=True,
+                  disable=not show_bar) as bar:
         task = bar.add_task(handle.name, total=None, failed=0)
-        for event in handle.events():
-            if isinstance(event, JobProgress):
-                counts = event.counts
-                bar.update(
-                    task,
-                    completed=counts.finished,
-                    total=counts.total if event.expanded else None,
-                    failed=counts.failed + counts.skipped,
-                )
-    return handle.wait()
+        cancelled = False
+        while True:
+            with contextlib.suppress(TimeoutError):
+                return handle.wait(timeout=0.2)
+            if interrupts.presses and not cancelled:
+                cancelled = True
+                bar.console.print("pixelmill: cancelling: running items finish; "
+                                  "Ctrl-C again to stop now")
+                handle.cancel()
+            progress = handle.progress()
+            counts = progress.counts
+            bar.update(
+                task,
+                completed=counts.finished,
+                total=counts.total if progress.expanded else None,
+                failed=counts.failed + counts.skipped,
+            )
 
 
 def print_result(result: JobResult, *, out: Path, log_file: Path) -> None:
