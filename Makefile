@@ -24,3 +24,12 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+
+# The HTML report in a real headless Chromium: installs Debian's chromium when missing.
+.PHONY: report-check
+report-check: $(STAMP)
+	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; \
+	fi
+	PIXELMILL_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/report/test_report_in_browser.py

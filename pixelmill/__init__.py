@@ -9,12 +9,14 @@ the actors and typed messages beneath (`pixelmill.actors`,
 from pixelmill import messages
 from pixelmill.errors import (
     BrokenWorkerError,
+    BusyRuntimeError,
     ClosedRuntimeError,
     ConfigError,
     ImageTooLargeError,
     InputError,
     InternalError,
     JobAbortedError,
+    MemoryLimitError,
     NoSpaceError,
     NotAFileError,
     NotAnImageError,
@@ -41,6 +43,7 @@ from pixelmill.runtime.spec import JobSpec
 
 __all__ = [
     "BrokenWorkerError",
+    "BusyRuntimeError",
     "ClosedRuntimeError",
     "ConfigError",
     "ImageTooLargeError",
@@ -53,6 +56,7 @@ __all__ = [
     "JobResult",
     "JobSpec",
     "JobStatus",
+    "MemoryLimitError",
     "NoSpaceError",
     "NotAFileError",
     "NotAnImageError",

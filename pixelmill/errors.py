@@ -17,12 +17,14 @@ PixelmillError
 │   └── OutputConflictError     output.conflict
 ├── TransientIOError            may succeed when tried again   io.transient
 ├── ResourceError               the budget cannot hold it      resource.*
+│   └── MemoryLimitError        resource.memory
 ├── WorkerError                 a worker process failed        worker.*
 │   ├── BrokenWorkerError       worker.crashed
 │   └── WorkerTimeoutError      worker.timeout
 ├── InternalError               a bug in pixelmill             internal.error
 ├── JobAbortedError             the Supervisor aborted the job
-└── ClosedRuntimeError          the host shut the runtime down
+├── ClosedRuntimeError          the host shut the runtime down
+└── BusyRuntimeError            the runtime runs as many jobs as it may
 ```
 
 Every class that describes an item's failure carries `reason`, a dotted class
@@ -36,12 +38,14 @@ from typing import ClassVar
 
 __all__ = [
     "BrokenWorkerError",
+    "BusyRuntimeError",
     "ClosedRuntimeError",
     "ConfigError",
     "ImageTooLargeError",
     "InputError",
     "InternalError",
     "JobAbortedError",
+    "MemoryLimitError",
     "NoSpaceError",
     "NotAFileError",
     "NotAnImageError",
@@ -162,6 +166,12 @@ class ResourceError(PixelmillError):
     reason = "resource.refused"
 
 
+class MemoryLimitError(ResourceError):
+    """The item ran out of memory; decoding it smaller (`reduce`) may pass."""
+
+    reason = "resource.memory"
+
+
 class WorkerError(PixelmillError):
     """A worker process failed while it ran an item."""
 
@@ -196,6 +206,12 @@ class ClosedRuntimeError(PixelmillError):
     """The host shut the runtime down; it accepts no more work."""
 
     reason = "runtime.closed"
+
+
+class BusyRuntimeError(PixelmillError):
+    """The runtime already runs `max_jobs` jobs; submit later, or wait with `submit`."""
+
+    reason = "runtime.busy"
 
 
 def reason_of(exc: BaseException) -> str:

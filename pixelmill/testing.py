@@ -32,13 +32,20 @@ __all__ = [
 M = TypeVar("M")
 
 
+class _Sync:
+    """Marks a point in a probe's inbox: everything told before it has arrived."""
+
+    __slots__ = ()
+
+
 class _Recorder(pykka.ThreadingActor):
     def __init__(self, inbox: queue.Queue[Any]) -> None:
         super().__init__()
         self._inbox = inbox
 
     def on_receive(self, message: Any) -> Any:
-        self._inbox.put(message)
+        if not isinstance(message, _Sync):
+            self._inbox.put(message)
 
 
 class Probe:
@@ -88,6 +95,19 @@ class Probe:
         except queue.Empty:
             return
         raise AssertionError(f"expected no message, got {message!r}")
+
+    def drain(self) -> list[Any]:
+        """Every message told to the probe so far, in order, and nothing later.
+
+        Ask the sender something first (e.g. `GetBudget`), so that what it
+        told the probe before answering has been told already.
+        """
+        self.ref.ask(_Sync(), timeout=5)
+        drained = []
+        while not self._inbox.empty():
+            drained.append(self._inbox.get_nowait())
+        self.received.extend(drained)
+        return drained
 
     def stop(self) -> None:
         self.ref.stop(block=True)

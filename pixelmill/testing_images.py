@@ -1,4 +1,8 @@
-"""Deterministic image files for tests and demos: solid, gradient, photo-like and broken."""
+"""Deterministic image files for tests and demos: solid, gradient, photo-like and broken.
+
+The broken ones are also offered as bytes, crafted from valid files: headers
+that lie about the size, bad CRCs, bad offsets, thousands of JPEG scans.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BROKEN_KINDS",
+    "PNG_SIGNATURE",
+    "encoded",
+    "encoded_photo",
+    "gif_with_frames",
+    "gif_with_screen",
     "gradient_mean",
+    "jpeg_claiming",
+    "marked_image",
     "photo_like",
+    "png_chunk",
+    "png_with_bad_crc",
+    "png_with_chunk",
+    "progressive_jpeg_with_scans",
+    "tiff_with",
     "write_broken_files",
     "write_gradient",
     "write_huge_header_png",
@@ -29,6 +45,8 @@ __all__ = [
 ]
 
 Color = int | float | tuple[int, ...]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+"""The eight bytes every PNG file starts with."""
 _ORIENTATION_TAG = 0x0112
 # Applying the inverse of the EXIF transpose to an upright image gives what a
 # camera stores; flips and transpositions are their own inverse.
@@ -58,9 +76,7 @@ def write_image(
             WebP and TIFF keep it).
         corner_color: Paints the upright top-left quarter, to check orientation.
     """
-    image = Image.new(mode, size, color)
-    if corner_color is not None:
-        image.paste(corner_color, (0, 0, max(1, size[0] // 4), max(1, size[1] // 4)))
+    image = marked_image(size, color, mode=mode, corner_color=corner_color)
     options: dict[str, object] = {}
     if exif_orientation is not None:
         stored = _STORED.get(exif_orientation, ORIENTATION_TRANSPOSE.get(exif_orientation))
@@ -71,6 +87,20 @@ def write_image(
         options["exif"] = exif.tobytes()
     image.save(path, format=fmt, **options)
     return path
+
+
+def marked_image(
+    size: tuple[int, int],
+    color: Color,
+    *,
+    mode: str = "RGB",
+    corner_color: Color | None = None,
+) -> Image.Image:
+    """A solid image whose top-left quarter (at least one pixel) is `corner_color`."""
+    image = Image.new(mode, size, color)
+    if corner_color is not None:
+        image.paste(corner_color, (0, 0, max(1, size[0] // 4), max(1, size[1] // 4)))
+    return image
 
 
 def gradient_mean(width: int) -> float:
@@ -124,28 +154,112 @@ def write_photo_like(
 
 def write_huge_header_png(path: Path, width: int, height: int) -> Path:
     """Write a tiny PNG whose header claims `width` x `height` (a decompression bomb)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
     path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+        PNG_SIGNATURE
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
     )
     return path
 
 
-def _encoded(fmt: str, seed: int = 7) -> bytes:
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data and a correct CRC."""
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
+    """`image` saved as `fmt` with `options`, as bytes."""
     buffer = io.BytesIO()
-    photo_like((96, 64), seed).save(buffer, format=fmt)
+    image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
+
+
+def encoded_photo(fmt: str, seed: int = 7) -> bytes:
+    """A 96x64 `photo_like` image encoded as `fmt`, as bytes."""
+    return encoded(photo_like((96, 64), seed), fmt)
+
+
+def png_with_chunk(image: Image.Image, kind: bytes, data: bytes) -> bytes:
+    """`image` as PNG with the data of its first `kind` chunk replaced, CRC recomputed."""
+    png = encoded(image, "PNG")
+    at = png.index(kind) - 4
+    length = struct.unpack(">I", png[at : at + 4])[0]
+    return png[:at] + png_chunk(kind, data) + png[at + 12 + length :]
+
+
+def png_with_bad_crc(png: bytes, kind: bytes) -> bytes:
+    """`png` with the CRC of its first `kind` chunk inverted."""
+    at = png.index(kind) - 4
+    crc_at = at + 8 + struct.unpack(">I", png[at : at + 4])[0]
+    return png[:crc_at] + bytes(255 - b for b in png[crc_at : crc_at + 4]) + png[crc_at + 4 :]
+
+
+def jpeg_claiming(width: int, height: int, *, frame_marker: int = 0xC0) -> bytes:
+    """A 16x16 baseline JPEG whose frame header claims `width` x `height`.
+
+    `frame_marker` replaces the SOF0 marker's second byte (0xC9 claims
+    arithmetic coding); only the header changes, the data stays as it was.
+    """
+    data = bytearray(encoded(Image.new("RGB", (16, 16), (0, 0, 255)), "JPEG"))
+    at = 2
+    while data[at + 1] != 0xC0:
+        at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
+    data[at + 1] = frame_marker
+    data[at + 5 : at + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def progressive_jpeg_with_scans(scans: int) -> bytes:
+    """A flat 2048x2048 progressive JPEG of `scans` scans (6 or more) that libjpeg decodes.
+
+    Pillow writes six scans; the last one is repeated for the rest. libjpeg
+    takes about 2 ms a scan over it: 20,000 scans are a 340 KB work bomb.
+    """
+    data = encoded(Image.new("L", (2048, 2048), 128), "JPEG", progressive=True)
+    # The scans of a flat image hold no 0xFF byte: the last one runs to EOI.
+    last, written = data.rindex(b"\xff\xda"), data.count(b"\xff\xda")
+    if scans < written:
+        raise ValueError(f"scans: expected at least {written}, got {scans}")
+    return data[:-2] + data[last:-2] * (scans - written) + data[-2:]
+
+
+def tiff_with(tags: dict[int, int], *, ifd_offset: int | None = None) -> bytes:
+    """A 4x4 grey TIFF with LONG tag values (size, strip offsets) or its IFD offset replaced."""
+    data = bytearray(encoded(Image.new("L", (4, 4), 128), "TIFF"))
+    ifd = struct.unpack("<I", data[4:8])[0]
+    if ifd_offset is not None:
+        data[4:8] = struct.pack("<I", ifd_offset)
+    for entry in range(struct.unpack("<H", data[ifd : ifd + 2])[0]):
+        at = ifd + 2 + 12 * entry
+        tag, kind = struct.unpack("<HH", data[at : at + 4])
+        if tag in tags and kind == 4:
+            data[at + 8 : at + 12] = struct.pack("<I", tags[tag])
+    return bytes(data)
+
+
+def gif_with_frames(count: int) -> bytes:
+    """A 1x1 GIF of `count` frames: the first red, every other one green."""
+    # Palette: 0 red, 1 green. Each frame's LZW data is clear, index, end of
+    # information, as three 3-bit codes: 0x44 0x01 for index 0, 0x4C 0x01 for 1.
+    screen = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + bytes((255, 0, 0, 0, 255, 0))
+    descriptor = b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02"
+    first, other = descriptor + b"\x44\x01\x00", descriptor + b"\x4c\x01\x00"
+    return screen + first + other * (count - 1) + b"\x3b"
+
+
+def gif_with_screen(width: int, height: int) -> bytes:
+    """A 4x4 GIF whose logical screen claims `width` x `height`."""
+    data = encoded(Image.new("P", (4, 4), 1), "GIF")
+    return data[:6] + struct.pack("<HH", width, height) + data[10:]
 
 
 def _truncated(fmt: str) -> Callable[[Path], None]:
     def write(path: Path) -> None:
-        data = _encoded(fmt)
+        data = encoded_photo(fmt)
         path.write_bytes(data[: len(data) // 2])
 
     return write
@@ -160,7 +274,7 @@ BROKEN_KINDS: dict[str, tuple[str, Callable[[Path], object]]] = {
     "empty": (".png", lambda p: p.write_bytes(b"")),
     "png_signature_garbage": (
         ".png",
-        lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4),
+        lambda p: p.write_bytes(PNG_SIGNATURE + bytes(range(256)) * 4),
     ),
     "jpeg_signature_garbage": (".jpg", lambda p: p.write_bytes(b"\xff\xd8\xff" + b"\x00" * 200)),
     "eps": (".jpg", lambda p: p.write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1 1\n")),

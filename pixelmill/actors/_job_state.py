@@ -26,6 +26,10 @@ class Item:
     input: Input
     attempt: int = 1
     started: float = 0.0
+    reduce: int = 1
+    """Set by a `Degrade` decision: decode at 1/reduce scale."""
+    memory_mb: int = 0
+    """The memory its lease asks for, estimated from its header."""
 
 
 @dataclasses.dataclass(eq=False)

@@ -82,9 +82,14 @@ class Actor(pykka.ThreadingActor):
         return letter
 
     def send(self, role: str, message: Any) -> None:
-        """Tell a peer by role; if it just died, hold the message until it is restarted."""
-        ref = self.actor_peers.get(role)
-        if ref is None or self._undelivered[role]:
+        """Tell a peer by role; if it just died, hold the message until it is restarted.
+
+        A message for a role the runtime does not run is dropped.
+        """
+        if role not in self.actor_peers:
+            return  # a role this runtime does not run (a feature switched off)
+        ref = self.actor_peers[role]
+        if self._undelivered[role]:
             self._undelivered[role].append(message)
             return
         try:
@@ -100,7 +105,8 @@ class Actor(pykka.ThreadingActor):
         return answer
 
     def on_peer_restarted(self, role: str) -> None:
-        """Called in the actor's thread after a peer was replaced; override to resend work."""
+        """Called in the actor's thread when a peer was replaced, before the messages
+        held for it are delivered; override to resend the work it held."""
 
     def on_failure(
         self,
@@ -129,9 +135,9 @@ class Actor(pykka.ThreadingActor):
     def _peer_restarted(self, message: ActorRestarted) -> None:
         self.actor_peers[message.role] = message.ref
         held = self._undelivered.pop(message.role, [])
+        self.on_peer_restarted(message.role)
         for pending in held:
             self.send(message.role, pending)
-        self.on_peer_restarted(message.role)
 
 
 def _tell_quietly(ref: pykka.ActorRef[Any], message: Any) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +14,16 @@ from typing import IO, TYPE_CHECKING, Any
 
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.records import csv_columns, csv_row, full_record, summary_item
-from pixelmill.errors import OutputError, reason_of
+from pixelmill.errors import NoSpaceError, OutputError, reason_of
 from pixelmill.imaging.save import translate_write_error
-from pixelmill.messages import CloseExport, ExportClosed, ExportItem, JobFinished, OpenExport
+from pixelmill.messages import (
+    CloseExport,
+    ExportClosed,
+    ExportFailed,
+    ExportItem,
+    JobFinished,
+    OpenExport,
+)
 
 if TYPE_CHECKING:
     from pixelmill.imaging.steps import Step
@@ -36,6 +44,8 @@ class _Export:
     csv_file: IO[str]
     csv_writer: Any
     jsonl_file: IO[str]
+    owner: Any
+    """Told `ExportFailed` when writing fails; the JobManager."""
 
     def temp(self, name: str) -> Path:
         return self.directory / f".{name}.partial"
@@ -54,13 +64,22 @@ class Exporter(Actor):
 
     actor_role = Role.EXPORTER
 
-    def __init__(self, context: ActorContext) -> None:
+    def __init__(self, context: ActorContext, *, min_free_mb: int = 100) -> None:
         super().__init__(context)
+        self._min_free_mb = min_free_mb
         self._exports: dict[str, _Export] = {}
         self._failed: dict[str, OutputError] = {}
 
     def on_stop(self) -> None:
         """Closes what is still open; partial files stay partial, never renamed."""
+        self._close_all()
+
+    def on_failure(self, *exc_info: Any) -> None:
+        # pykka skips on_stop after a crash; the files must still be closed.
+        self._close_all()
+        super().on_failure(*exc_info)
+
+    def _close_all(self) -> None:
         for export in self._exports.values():
             export.csv_file.close()
             export.jsonl_file.close()
@@ -98,26 +117,35 @@ class Exporter(Actor):
         if export is not None:
             export.csv_file.close()
             export.jsonl_file.close()
+            if export.owner is not None:
+                self.reply(
+                    export.owner,
+                    ExportFailed(job_id=job_id, reason=error.reason, message=str(error)),
+                )
 
     def _open(self, message: OpenExport) -> None:
         directory = message.export_dir
         directory.mkdir(parents=True, exist_ok=True)
-        csv_file = (directory / f".{RESULTS_CSV}.partial").open(
-            "w", newline="", encoding="utf-8", errors="surrogateescape"
-        )
+        csv_path = directory / f".{RESULTS_CSV}.partial"
+        resume = message.resume and csv_path.exists()
+        mode = "a" if resume else "w"
+        csv_file = csv_path.open(mode, newline="", encoding="utf-8", errors="surrogateescape")
         writer = csv.DictWriter(csv_file, fieldnames=csv_columns(message.analyses))
-        writer.writeheader()
-        jsonl_file = (directory / f".{RESULTS_JSONL}.partial").open("w", encoding="utf-8")
+        if not resume:
+            writer.writeheader()
+        jsonl_file = (directory / f".{RESULTS_JSONL}.partial").open(mode, encoding="utf-8")
         self._exports[message.job_id] = _Export(
             directory=directory,
             analyses=message.analyses,
             csv_file=csv_file,
             csv_writer=writer,
             jsonl_file=jsonl_file,
+            owner=message.reply_to,
         )
 
     def _append(self, item: Any) -> None:
         export = self._exports[item.job_id]
+        _check_free_space(export.directory, self._min_free_mb)
         export.csv_writer.writerow(csv_row(item, export.analyses))
         export.jsonl_file.write(json.dumps(full_record(item)) + "\n")
         # Flushed per item so the rows are on disk as items finish.
@@ -182,6 +210,15 @@ def _write_summary(export: _Export, summary: JobFinished) -> None:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
+
+
+def _check_free_space(directory: Path, min_free_mb: int) -> None:
+    """Stop before the disk is full, not after: a full disk breaks more than this job."""
+    free_mb = shutil.disk_usage(directory).free / 2**20
+    if free_mb < min_free_mb:
+        raise NoSpaceError(
+            f"{directory}: only {free_mb:.0f} MiB free, below the {min_free_mb} MiB reserve"
+        )
 
 
 def _iso(epoch_s: float) -> str:

@@ -14,11 +14,14 @@ from pixelmill.errors import PixelmillError
 from pixelmill.imaging.pipeline import OutputTarget, estimate_memory_mb
 from pixelmill.imaging.safe_open import probe
 from pixelmill.messages import (
+    AbandonJob,
     AbortJob,
     CancelJob,
     CloseExport,
     DecideRecovery,
+    Degrade,
     ExportClosed,
+    ExportFailed,
     ExportItem,
     Fail,
     GetProgress,
@@ -36,8 +39,10 @@ from pixelmill.messages import (
     ReleaseLease,
     RequestLease,
     Retry,
+    RuntimeBroken,
     Skip,
     SubmitJob,
+    WatchDisk,
 )
 
 if TYPE_CHECKING:
@@ -59,9 +64,12 @@ class JobManager(Actor):
 
     actor_role = Role.JOB_MANAGER
 
-    def __init__(self, context: ActorContext, *, window: int = 4) -> None:
+    def __init__(
+        self, context: ActorContext, *, window: int = 4, admission_control: bool = True
+    ) -> None:
         super().__init__(context)
         self._window = max(1, window)
+        self._admission_control = admission_control
         self._jobs: dict[str, Job] = {}
         self._leases: dict[str, tuple[str, int]] = {}
         self._seq = itertools.count()
@@ -74,19 +82,28 @@ class JobManager(Actor):
                 self._granted(lease_id)
             case ItemDone() | ItemFailed():
                 self._returned(message)
-            case Retry() | Skip() | Fail() | AbortJob():
+            case Retry() | Degrade() | Skip() | Fail() | AbortJob():
                 self._decided(message)
+            case RuntimeBroken(reason=reason, message=text):
+                for job in list(self._jobs.values()):
+                    self._stop_job(job, JobStatus.ABORTED, reason, text)
             case RetryDue(job_id=job_id, index=index):
                 self._retry_due(job_id, index)
-            case CancelJob(job_id=job_id):
+            case CancelJob(job_id=job_id, abandon=abandon):
                 job = self._jobs.get(job_id)
                 if job is not None:
                     self._stop_job(job, JobStatus.CANCELLED, "job.cancelled", "cancelled by the host")
+                    if abandon:
+                        self._abandon(job)
             case GetProgress(job_id=job_id, reply_to=reply_to):
                 job = self._jobs.get(job_id)
                 return self.reply(reply_to, self._progress(job) if job else None)
             case ExportClosed():
                 self._export_closed(message)
+            case ExportFailed(job_id=job_id, reason=reason, message=text):
+                job = self._jobs.get(job_id)
+                if job is not None:
+                    self._stop_job(job, JobStatus.ABORTED, reason, text)
             case _:
                 return super().handle(message)
         self._pump()
@@ -103,12 +120,7 @@ class JobManager(Actor):
             inputs=expand_inputs(order.inputs, order.exclude_dirs),
         )
         self._jobs[order.job_id] = job
-        self.send(
-            Role.EXPORTER,
-            OpenExport(
-                job_id=order.job_id, export_dir=order.export_dir, analyses=order.pipeline.analyses
-            ),
-        )
+        self._open_export(job, resume=False)
         self.actor_log.info(
             "job.submitted",
             job_id=order.job_id,
@@ -118,6 +130,20 @@ class JobManager(Actor):
         )
         self._pump()
         return self.reply(request.reply_to, JobAccepted(job_id=order.job_id))
+
+    def _open_export(self, job: Job, *, resume: bool) -> None:
+        order = job.order
+        self.send(
+            Role.EXPORTER,
+            OpenExport(
+                job_id=order.job_id,
+                export_dir=order.export_dir,
+                analyses=order.pipeline.analyses,
+                resume=resume,
+                reply_to=self.actor_ref,
+            ),
+        )
+        self.send(Role.MONITOR, WatchDisk(directory=str(order.export_dir)))
 
     def _pump(self) -> None:
         for job in sorted(self._jobs.values(), key=lambda j: (j.order.priority, j.seq)):
@@ -149,14 +175,18 @@ class JobManager(Actor):
             # The header alone shows the input is bad: no need to use a worker.
             self._item_failed(job, item, exc.reason, str(exc), worker=None)
             return
+        item.memory_mb = estimate_memory_mb(header, job.order.pipeline, reduce=item.reduce)
         job.waiting[item.index] = item
-        lease_id = job.lease_id(item)
-        self._leases[lease_id] = (job.job_id, item.index)
+        self._leases[job.lease_id(item)] = (job.job_id, item.index)
+        self._send_lease_request(job, item)
+
+    def _send_lease_request(self, job: Job, item: Item) -> None:
         self.send(
             Role.RESOURCE_MANAGER,
             RequestLease(
-                lease_id=lease_id,
-                memory_mb=estimate_memory_mb(header, job.order.pipeline),
+                lease_id=job.lease_id(item),
+                # Without admission control only the CPU slots bound the work.
+                memory_mb=item.memory_mb if self._admission_control else 0,
                 cpu_slots=1,
                 priority=int(job.order.priority),
                 reply_to=self.actor_ref,
@@ -171,6 +201,8 @@ class JobManager(Actor):
     def _granted(self, lease_id: str) -> None:
         owner = self._leases.get(lease_id)
         job = self._jobs.get(owner[0]) if owner else None
+        if job is not None and owner is not None and owner[1] in job.running:
+            return  # a running item's lease, re-granted by a restarted ResourceManager
         item = job.waiting.pop(owner[1], None) if job and owner else None
         if job is None or item is None:
             self._leases.pop(lease_id, None)
@@ -194,6 +226,7 @@ class JobManager(Actor):
                 pipeline=order.pipeline,
                 target=target,
                 attempt=item.attempt,
+                reduce=item.reduce,
                 reply_to=self.actor_ref,
             ),
         )
@@ -236,7 +269,7 @@ class JobManager(Actor):
             ),
         )
 
-    def _decided(self, decision: Retry | Skip | Fail | AbortJob) -> None:
+    def _decided(self, decision: Retry | Degrade | Skip | Fail | AbortJob) -> None:
         job = self._jobs.get(decision.job_id)
         item = job.deciding.pop(decision.index, None) if job else None
         if job is None or item is None:
@@ -252,7 +285,15 @@ class JobManager(Actor):
                 self.actor_timer.tell_later(
                     after_s, self.actor_ref, RetryDue(job_id=job.job_id, index=item.index)
                 )
-            case Retry():
+            case Degrade(reduce=reduce) if job.stopping is None:
+                item.attempt += 1
+                item.reduce = reduce
+                self.actor_log.info(
+                    "item.degraded", job_id=job.job_id, item=str(item.input.path),
+                    attempt=item.attempt, reduce=reduce,
+                )
+                job.ready.appendleft(item)
+            case Retry() | Degrade():
                 self._finish_stopped(job, item)
             case Skip(reason=reason, message=text):
                 self._finish_item(job, item, ItemStatus.SKIPPED, reason=reason, message=text)
@@ -284,6 +325,14 @@ class JobManager(Actor):
         job.ready.clear()
         job.retrying.clear()
         while (item := self._next_item(job)) is not None:
+            self._finish_stopped(job, item)
+
+    def _abandon(self, job: Job) -> None:
+        """Settle the running items as cancelled now; their results will be stale."""
+        self.send(Role.PROCESSOR_POOL, AbandonJob(job_id=job.job_id))
+        for item in list(job.running.values()):
+            del job.running[item.index]
+            self._release(job, item)
             self._finish_stopped(job, item)
 
     def _finish_stopped(self, job: Job, item: Item) -> None:
@@ -372,15 +421,19 @@ class JobManager(Actor):
     # -- recovery of peers ------------------------------------------------
 
     def on_peer_restarted(self, role: str) -> None:
-        """Re-send what a replaced peer held, so no item is lost (runs in this thread)."""
+        """Re-send what a replaced peer held, so no item is lost (runs in this thread).
+
+        Called before the messages held for the peer while it was down are
+        delivered, so a re-opened export comes before its held rows.
+        """
         for job in self._jobs.values():
             if role == Role.PROCESSOR_POOL:
                 for item in job.running.values():
                     self._dispatch(job, item)
             elif role == Role.RESOURCE_MANAGER:
-                for item in list(job.waiting.values()):
-                    del job.waiting[item.index]
-                    self._leases.pop(job.lease_id(item), None)
-                    job.ready.appendleft(item)
-        self._pump()
-
+                # The new ResourceManager knows no lease: ask again for each one
+                # held or awaited, so the budget counts what really runs.
+                for item in [*job.running.values(), *job.waiting.values()]:
+                    self._send_lease_request(job, item)
+            elif role == Role.EXPORTER and not job.closing:
+                self._open_export(job, resume=True)

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import itertools
 import multiprocessing
+import os
+import signal
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 import pykka
 
 from pixelmill.actors import worker
 from pixelmill.actors.base import Actor, ActorContext, Role
-from pixelmill.messages import ChildActorExited, ItemDone, ItemFailed, Process, ProcessorIdle
+from pixelmill.actors.worker import WorkerSettings
+from pixelmill.messages import (
+    AbandonJob,
+    ChildActorExited,
+    ItemDone,
+    ItemFailed,
+    Process,
+    ProcessorIdle,
+)
 
 __all__ = ["Processor", "ProcessorPool"]
 
@@ -26,80 +40,157 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+@dataclass(frozen=True, slots=True)
 class _Returned:
     """A worker's answer for an item, brought back into the Processor's thread."""
 
-    __slots__ = ("outcome", "request")
+    token: int
+    outcome: Any
 
-    def __init__(self, request: Process, outcome: Any) -> None:
-        self.request = request
-        self.outcome = outcome
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """The worker process of an executor generation is up, with this pid."""
+
+    generation: int
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Deadline:
+    """The time limit of the item with this token is up."""
+
+    token: int
 
 
 class Processor(Actor):
     """Runs one item at a time in its own worker process, and replaces it if it dies.
 
     The actor never blocks on the worker: the executor's completion callback
-    tells the result back to the actor, which stays responsive meanwhile.
+    tells the result back to the actor, which stays responsive meanwhile. An
+    item past its time limit has its worker killed (`worker.timeout`); a
+    worker that dies mid-item (`worker.crashed`) is replaced before the next.
     """
 
     actor_role = "processor"
 
-    def __init__(self, context: ActorContext, *, index: int, pool: pykka.ActorRef[Any]) -> None:
+    def __init__(
+        self,
+        context: ActorContext,
+        *,
+        index: int,
+        pool: pykka.ActorRef[Any],
+        settings: WorkerSettings,
+    ) -> None:
         super().__init__(context, supervisor_role=Role.PROCESSOR_POOL)
         self.actor_peers[Role.PROCESSOR_POOL] = pool
         self.actor_log = self.actor_log.bind(worker=index)
         self._index = index
         self._pool = pool
+        self._settings = settings
         self._executor: ProcessPoolExecutor | None = None
+        self._generation = 0
+        self._pid: int | None = None
+        self._tokens = itertools.count()
+        self._running: tuple[int, Process, Future[Any]] | None = None
+        self._timed_out: int | None = None
+        self._deadline_key = -1
 
     def on_start(self) -> None:
         """Starts the worker process ahead of the first item (in the actor's thread)."""
-        self._executor = self._new_executor()
+        self._new_executor()
 
     def on_stop(self) -> None:
-        """Waits for the running item, then ends the worker process."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+        """Ends the worker: at once if an item still runs, else after it is idle.
+
+        The Runtime drains (or cancels and waits for) running items before it
+        stops its actors, so an item still running here was given up on.
+        """
+        self._end_executor(wait=self._running is None)
 
     def on_failure(self, *exc_info: Any) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        self._end_executor(wait=False)
         super().on_failure(*exc_info)
 
     def handle(self, message: Any) -> Any:
         match message:
             case Process():
                 self._submit(message)
-                return None
-            case _Returned(request=request, outcome=outcome):
-                self._answer(request, outcome)
-                return None
+            case _Returned(token=token, outcome=outcome):
+                self._answer(token, outcome)
+            case _Started(generation=generation, pid=pid) if generation == self._generation:
+                self._pid = pid
+            case _Started():
+                pass  # the pid of an executor already replaced
+            case _Deadline(token=token):
+                self._deadline(token)
+            case AbandonJob(job_id=job_id):
+                if self._running is not None and self._running[1].job_id == job_id:
+                    self._kill_worker()
             case _:
                 return super().handle(message)
+        return None
 
-    def _new_executor(self) -> ProcessPoolExecutor:
-        executor = ProcessPoolExecutor(
-            max_workers=1, mp_context=_worker_context(), initializer=worker.init_worker
+    # -- the worker process -------------------------------------------------
+
+    def _new_executor(self) -> None:
+        self._generation += 1
+        self._pid = None
+        self._executor = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=_worker_context(),
+            initializer=worker.init_worker,
+            initargs=(self._settings.memory_mb,),
         )
-        executor.submit(worker.warm_up)
-        return executor
+        generation, actor_ref = self._generation, self.actor_ref
 
-    def _replace_worker(self, request: Process) -> None:
-        self.actor_log.warning("worker.replaced", item=str(request.path))
-        assert self._executor is not None
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        self._executor = self._new_executor()
+        def started(done: Future[int]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                _tell_unless_dead(actor_ref, _Started(generation, done.result()))
+
+        self._executor.submit(worker.warm_up).add_done_callback(started)
+
+    def _end_executor(self, *, wait: bool) -> None:
+        if self._executor is None:
+            return
+        if not wait:
+            self._kill_worker()
+        self._executor.shutdown(wait=wait, cancel_futures=True)
+        self._executor = None
+
+    def _kill_worker(self) -> None:
+        """SIGKILL the worker process; its running future then fails as broken."""
+        # The executor's own table is the truth even before the warm-up
+        # reported the pid; the attribute is CPython's, stable since 3.8.
+        processes = getattr(self._executor, "_processes", None) or {}
+        for pid in {*processes, *([self._pid] if self._pid else [])}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _replace_worker(self, why: str) -> None:
+        self.actor_log.warning("worker.replaced", why=why)
+        self._end_executor(wait=False)
+        self._new_executor()
+
+    # -- items ----------------------------------------------------------------
 
     def _submit(self, request: Process) -> None:
-        assert self._executor is not None
+        token = next(self._tokens)
         arguments = (worker.run_item, request.path, request.pipeline, request.target)
+        options = {
+            "reduce": request.reduce,
+            "attempt": request.attempt,
+            "faults": self._settings.faults,
+            "min_free_mb": self._settings.min_free_mb,
+        }
+        assert self._executor is not None
         try:
-            future = self._executor.submit(*arguments)
+            future = self._executor.submit(*arguments, **options)
         except BrokenProcessPool:
             # The worker died while idle (killed from outside): replace it quietly.
-            self._replace_worker(request)
-            future = self._executor.submit(*arguments)
+            self._replace_worker("died while idle")
+            future = self._executor.submit(*arguments, **options)
+        self._running = (token, request, future)
         actor_ref = self.actor_ref
 
         def returned(done: Future[Any]) -> None:
@@ -108,39 +199,59 @@ class Processor(Actor):
                 outcome = done.result()
             except BaseException as exc:  # noqa: BLE001 - carried to the actor, not lost
                 outcome = exc
-            try:
-                actor_ref.tell(_Returned(request, outcome))
-            except pykka.ActorDeadError:
-                pass  # the pool reports the item of a dead Processor
+            _tell_unless_dead(actor_ref, _Returned(token, outcome))
 
         future.add_done_callback(returned)
+        self._deadline_key = self.actor_timer.tell_later(
+            self._settings.item_timeout_s, actor_ref, _Deadline(token)
+        )
 
-    def _answer(self, request: Process, outcome: Any) -> None:
+    def _deadline(self, token: int) -> None:
+        if self._running is None or self._running[0] != token:
+            return  # that item finished in time
+        self._timed_out = token
+        self._kill_worker()
+
+    def _answer(self, token: int, outcome: Any) -> None:
+        if self._running is None or self._running[0] != token:
+            return
+        request = self._running[1]
+        self._running = None
+        self.actor_timer.cancel(self._deadline_key)
         key = {"job_id": request.job_id, "index": request.index, "attempt": request.attempt}
         answer: ItemDone | ItemFailed
         if isinstance(outcome, worker.WorkerFailure):
-            answer = ItemFailed(
-                **key, reason=outcome.reason, message=outcome.message, worker=self._index
-            )
+            answer = ItemFailed(**key, reason=outcome.reason, message=outcome.message,
+                                worker=self._index)
         elif isinstance(outcome, BrokenProcessPool):
-            answer = ItemFailed(
-                **key,
-                reason="worker.crashed",
-                message=f"{request.path}: the worker process died while decoding it",
-                worker=self._index,
+            timed_out = self._timed_out == token
+            reason = "worker.timeout" if timed_out else "worker.crashed"
+            what = (
+                f"ran past its {self._settings.item_timeout_s:g} s limit and was stopped"
+                if timed_out
+                else "its worker process died while running it"
             )
-            self._replace_worker(request)
+            answer = ItemFailed(**key, reason=reason, message=f"{request.path}: {what}",
+                                worker=self._index)
+            if self._executor is not None:
+                self._replace_worker(reason)
         elif isinstance(outcome, BaseException):
             answer = ItemFailed(
-                **key,
-                reason="internal.error",
+                **key, reason="internal.error",
                 message=f"{request.path}: {type(outcome).__name__}: {outcome}",
                 worker=self._index,
             )
         else:
             answer = ItemDone(**key, result=outcome, worker=self._index)
+        self._timed_out = None
         self.reply(request.reply_to, answer)
         self._pool.tell(ProcessorIdle(worker=self._index))
+
+
+def _tell_unless_dead(ref: pykka.ActorRef[Any], message: Any) -> None:
+    # A stopped Processor has nobody to act on it; its pool reports its item.
+    with contextlib.suppress(pykka.ActorDeadError):
+        ref.tell(message)
 
 
 class ProcessorPool(Actor):
@@ -152,13 +263,16 @@ class ProcessorPool(Actor):
 
     actor_role = Role.PROCESSOR_POOL
 
-    def __init__(self, context: ActorContext, *, workers: int) -> None:
+    def __init__(
+        self, context: ActorContext, *, workers: int, settings: WorkerSettings | None = None
+    ) -> None:
         super().__init__(context)
         if workers < 1:
             msg = f"workers must be at least 1, got {workers}"
             raise ValueError(msg)
         self._context = context
         self._size = workers
+        self._settings = settings or WorkerSettings()
         self._processors: dict[int, pykka.ActorRef[Any]] = {}
         self._busy: dict[int, Process] = {}
         self._queue: deque[Process] = deque()
@@ -169,9 +283,9 @@ class ProcessorPool(Actor):
             self._processors[index] = self._start_processor(index)
 
     def on_stop(self) -> None:
-        """Stops the Processors; each waits for its running item."""
+        """Stops the Processors, each ending its worker."""
         for ref in self._processors.values():
-            ref.stop(block=True, timeout=60)
+            ref.stop(block=True, timeout=30)
 
     def on_failure(self, *exc_info: Any) -> None:
         for ref in self._processors.values():
@@ -183,19 +297,24 @@ class ProcessorPool(Actor):
             case Process():
                 self._queue.append(message)
                 self._dispatch()
-                return None
             case ProcessorIdle(worker=index):
                 self._busy.pop(index, None)
                 self._dispatch()
-                return None
             case ChildActorExited():
                 self._replace(message)
-                return None
+            case AbandonJob(job_id=job_id):
+                self._queue = deque(p for p in self._queue if p.job_id != job_id)
+                for index, request in self._busy.items():
+                    if request.job_id == job_id:
+                        self._processors[index].tell(message)
             case _:
                 return super().handle(message)
+        return None
 
     def _start_processor(self, index: int) -> pykka.ActorRef[Any]:
-        return Processor.start(self._context, index=index, pool=self.actor_ref)
+        return Processor.start(
+            self._context, index=index, pool=self.actor_ref, settings=self._settings
+        )
 
     def _dispatch(self) -> None:
         for index, ref in self._processors.items():

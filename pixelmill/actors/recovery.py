@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Decision", "RecoveryPolicy", "Rule", "Strategy"]
+__all__ = ["Decision", "RecoveryPolicy", "Rule", "Strategy", "SystemicWatch"]
 
 
 class Strategy(enum.StrEnum):
     """What the Supervisor does about a failed item."""
 
     RETRY = "retry"
-    """Run it again after a backoff, up to the rule's attempts; then fail it."""
+    """Run it again after a backoff, up to the rule's attempts; then `exhausted`."""
+    DEGRADE = "degrade"
+    """Run it again at once, decoded at half the scale of the last attempt."""
     SKIP = "skip"
     """Give up on it at once as a bad input."""
     FAIL = "fail"
@@ -38,6 +41,7 @@ _DEFAULT_RULES: dict[str, Rule] = {
     "io.transient": Rule(Strategy.RETRY, max_attempts=3),
     "worker.crashed": Rule(Strategy.RETRY, max_attempts=2, exhausted=Strategy.SKIP),
     "worker.timeout": Rule(Strategy.SKIP),
+    "resource.memory": Rule(Strategy.DEGRADE, max_attempts=3, exhausted=Strategy.SKIP),
     "resource": Rule(Strategy.RETRY, max_attempts=3, exhausted=Strategy.SKIP),
     "input": Rule(Strategy.SKIP),
     "output": Rule(Strategy.ABORT),
@@ -52,6 +56,8 @@ class Decision:
     strategy: Strategy
     after_s: float = 0.0
     """The backoff before a retry."""
+    reduce: int = 1
+    """The decode scale divisor of a degraded attempt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +74,14 @@ class RecoveryPolicy:
     backoff_max_s: float = 10.0
     jitter: float = 0.5
     """Each delay is scaled by a random factor in [1 - jitter, 1 + jitter]."""
+    systemic_window: int = 20
+    """A job's first items, by index, watched for a systemic failure; 0 turns it off."""
+    systemic_ratio: float = 0.5
+    """More than this share of the window failing with one class aborts the job."""
 
     def with_rules(self, overrides: Mapping[str, Rule]) -> RecoveryPolicy:
         """A copy whose table has `overrides` laid over this one's."""
-        return RecoveryPolicy(
-            rules={**self.rules, **overrides},
-            backoff_s=self.backoff_s,
-            backoff_max_s=self.backoff_max_s,
-            jitter=self.jitter,
-        )
+        return dataclasses.replace(self, rules={**self.rules, **overrides})
 
     def rule_for(self, reason: str) -> Rule:
         """The rule of the most specific class that matches `reason`."""
@@ -90,10 +95,39 @@ class RecoveryPolicy:
     def decide(self, reason: str, attempt: int, rng: random.Random | None = None) -> Decision:
         """What to do after attempt number `attempt` (from 1) failed with `reason`."""
         rule = self.rule_for(reason)
-        if rule.strategy is not Strategy.RETRY:
+        if rule.strategy not in (Strategy.RETRY, Strategy.DEGRADE):
             return Decision(rule.strategy)
         if attempt >= rule.max_attempts:
             return Decision(rule.exhausted)
+        if rule.strategy is Strategy.DEGRADE:
+            return Decision(Strategy.DEGRADE, reduce=min(8, 2**attempt))
         delay = min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1))
         factor = 1 + (rng or random).uniform(-self.jitter, self.jitter)
         return Decision(Strategy.RETRY, after_s=max(0.0, delay * factor))
+
+
+class SystemicWatch:
+    """Spots a job whose first items fail alike, so it aborts early.
+
+    It remembers, per job, which of the first `window` items (by index)
+    failed with which class; that is at most `window` indices a job, and at
+    most `jobs` jobs (the oldest forgotten first).
+    """
+
+    def __init__(self, policy: RecoveryPolicy, jobs: int = 256) -> None:
+        self._window = policy.systemic_window
+        self._limit = policy.systemic_ratio * policy.systemic_window
+        self._jobs = jobs
+        self._failures: dict[str, dict[str, set[int]]] = {}
+
+    def failed(self, job_id: str, index: int, reason: str) -> int | None:
+        """Record a failure; return how many failed alike when that is systemic."""
+        if index >= self._window:
+            return None
+        classes = self._failures.pop(job_id, {})
+        self._failures[job_id] = classes  # most recently used last
+        while len(self._failures) > self._jobs:
+            del self._failures[next(iter(self._failures))]
+        alike = classes.setdefault(reason, set())
+        alike.add(index)
+        return len(alike) if len(alike) > self._limit else None

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import heapq
 import itertools
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import pykka
 
 from pixelmill.actors.base import Actor, ActorContext, Role
-from pixelmill.messages import Budget, GetBudget, LeaseGranted, ReleaseLease, RequestLease
+from pixelmill.messages import (
+    Budget,
+    GetBudget,
+    LeaseGranted,
+    ReleaseLease,
+    RequestLease,
+    SetBudget,
+    ThresholdCleared,
+    ThresholdCrossed,
+)
 
 __all__ = ["ResourceManager"]
 
@@ -21,65 +30,99 @@ class _Held:
     cpu_slots: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    request: RequestLease
+    age: int
+    since: float
+
+
 class ResourceManager(Actor):
     """Grants leases of memory (MB) and CPU slots, at once or from a queue.
 
     Every allocation passes through this actor's inbox, one message at a
     time, which is what makes it safe without a lock. Queued requests are
-    granted strictly in order of priority, then age: a large request at the
-    head is not overtaken by smaller ones behind it, so it cannot starve. A
-    request larger than the whole budget is granted when nothing else is
-    held, so it runs alone rather than waiting forever.
+    granted strictly in order of priority, then age, and a request's
+    priority rises one level for every `aging_s` it has waited, so none
+    waits forever behind a stream of more urgent ones. A large request at
+    the head is not overtaken by smaller ones behind it; a request larger
+    than the whole budget is granted when nothing else is held, so it runs
+    alone rather than never.
+
+    Under memory pressure (the Monitor's `memory` threshold) the memory
+    budget shrinks to `pressure_fraction` of its size; held leases are never
+    revoked, but nothing more is granted until they fit the smaller budget.
+    The budget is restored when the pressure clears.
     """
 
     actor_role = Role.RESOURCE_MANAGER
 
-    def __init__(self, context: ActorContext, *, memory_mb: int, cpu_slots: int) -> None:
+    def __init__(
+        self,
+        context: ActorContext,
+        *,
+        memory_mb: int,
+        cpu_slots: int,
+        aging_s: float = 30.0,
+        pressure_fraction: float = 0.5,
+        clock: Any = time.monotonic,
+    ) -> None:
         super().__init__(context)
         if memory_mb <= 0 or cpu_slots <= 0:
             msg = f"budget must be positive, got memory_mb={memory_mb} cpu_slots={cpu_slots}"
             raise ValueError(msg)
-        self._memory_mb = memory_mb
+        self._base_memory_mb = self._memory_mb = memory_mb
         self._cpu_slots = cpu_slots
+        self._aging_s = aging_s
+        self._pressure_fraction = pressure_fraction
+        self._clock = clock
         self._held: dict[str, _Held] = {}
-        self._queue: list[tuple[int, int, RequestLease]] = []
-        self._queued_ids: set[str] = set()
+        self._queue: dict[str, _Queued] = {}
         self._age = itertools.count()
 
     def handle(self, message: Any) -> Any:
         match message:
             case RequestLease():
                 self._enqueue(message)
-                self._grant_queued()
-                return None
             case ReleaseLease(lease_id=lease_id):
                 self._held.pop(lease_id, None)
-                self._queued_ids.discard(lease_id)
-                self._grant_queued()
-                return None
+                self._queue.pop(lease_id, None)
+            case SetBudget(memory_mb=memory_mb, cpu_slots=cpu_slots):
+                self._base_memory_mb = self._memory_mb = memory_mb or self._base_memory_mb
+                self._cpu_slots = cpu_slots or self._cpu_slots
+            case ThresholdCrossed(name="memory"):
+                self._memory_mb = max(1, int(self._base_memory_mb * self._pressure_fraction))
+                self.actor_log.warning("budget.shrunk", memory_mb=self._memory_mb)
+            case ThresholdCleared(name="memory"):
+                self._memory_mb = self._base_memory_mb
+                self.actor_log.info("budget.restored", memory_mb=self._memory_mb)
             case GetBudget(reply_to=reply_to):
                 return self.reply(reply_to, self._budget())
             case _:
                 return super().handle(message)
+        self._grant_queued()
+        return None
 
     def _enqueue(self, request: RequestLease) -> None:
-        if request.lease_id in self._held or request.lease_id in self._queued_ids:
+        if request.lease_id in self._held or request.lease_id in self._queue:
             self.actor_log.warning("lease.duplicate", lease_id=request.lease_id)
             return
-        heapq.heappush(self._queue, (request.priority, next(self._age), request))
-        self._queued_ids.add(request.lease_id)
+        self._queue[request.lease_id] = _Queued(request, next(self._age), self._clock())
+
+    def _rank(self, queued: _Queued, now: float) -> tuple[float, int]:
+        raised = int((now - queued.since) / self._aging_s) if self._aging_s > 0 else 0
+        return (queued.request.priority - raised, queued.age)
 
     def _grant_queued(self) -> None:
-        while self._queue:
-            request = self._queue[0][2]
-            if request.lease_id not in self._queued_ids:  # withdrawn while queued
-                heapq.heappop(self._queue)
-                continue
+        # The queue is short (a few requests per job), so a sort per pass
+        # costs less than keeping a heap whose keys change with age.
+        now = self._clock()
+        for queued in sorted(self._queue.values(), key=lambda q: self._rank(q, now)):
+            request = queued.request
             held = self._fitted(request)
             if not self._fits(held):
                 return
-            heapq.heappop(self._queue)
-            self._queued_ids.discard(request.lease_id)
+            del self._queue[request.lease_id]
             self._held[request.lease_id] = held
             try:
                 request.reply_to.tell(
@@ -100,22 +143,26 @@ class ResourceManager(Actor):
             cpu_slots=min(max(0, request.cpu_slots), self._cpu_slots),
         )
 
+    def _used(self) -> tuple[int, int]:
+        return (
+            sum(h.memory_mb for h in self._held.values()),
+            sum(h.cpu_slots for h in self._held.values()),
+        )
+
     def _fits(self, want: _Held) -> bool:
-        used_mb = sum(h.memory_mb for h in self._held.values())
-        used_slots = sum(h.cpu_slots for h in self._held.values())
+        used_mb, used_slots = self._used()
         return (
             used_mb + want.memory_mb <= self._memory_mb
             and used_slots + want.cpu_slots <= self._cpu_slots
         )
 
     def _budget(self) -> Budget:
-        used_mb = sum(h.memory_mb for h in self._held.values())
-        used_slots = sum(h.cpu_slots for h in self._held.values())
+        used_mb, used_slots = self._used()
         return Budget(
             memory_mb=self._memory_mb,
             memory_mb_free=self._memory_mb - used_mb,
             cpu_slots=self._cpu_slots,
             cpu_slots_free=self._cpu_slots - used_slots,
             leases=len(self._held),
-            queued=len(self._queued_ids),
+            queued=len(self._queue),
         )

@@ -10,12 +10,13 @@ from typing import Any
 import pykka
 
 from pixelmill.actors.base import Actor, ActorContext, Role
-from pixelmill.actors.recovery import RecoveryPolicy, Strategy
+from pixelmill.actors.recovery import RecoveryPolicy, Strategy, SystemicWatch
 from pixelmill.messages import (
     AbortJob,
     ActorRestarted,
     ChildActorExited,
     DecideRecovery,
+    Degrade,
     Fail,
     GetActor,
     Retry,
@@ -55,6 +56,7 @@ class Supervisor(Actor):
         self._context = context
         self._factories = dict(factories)
         self._policy = policy
+        self._systemic = SystemicWatch(policy)
         self._max_restarts = max_restarts
         self._restart_window_s = restart_window_s
         self._restarts: deque[float] = deque()
@@ -71,8 +73,13 @@ class Supervisor(Actor):
         """Stops the children, last started first, each after its inbox drains."""
         for role in reversed(list(self._factories)):
             ref = self.actor_peers.get(role)
-            if ref is not None:
-                ref.stop(block=True, timeout=30)
+            if ref is None:
+                continue
+            try:
+                ref.stop(block=True, timeout=60)
+            except pykka.Timeout:
+                # Stop the rest regardless: a stuck child must not keep the others alive.
+                self.actor_log.error("actor.stop_timeout", role=role)
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -92,24 +99,35 @@ class Supervisor(Actor):
 
     def _decide(self, request: DecideRecovery) -> Any:
         decision = self._policy.decide(request.reason, request.attempt)
+        strategy, text = decision.strategy, request.message
+        alike = self._systemic.failed(request.job_id, request.index, request.reason)
+        if alike is not None and strategy in (Strategy.SKIP, Strategy.FAIL):
+            strategy = Strategy.ABORT
+            text = (
+                f"systemic failure: {alike} of the job's first "
+                f"{self._policy.systemic_window} items failed with {request.reason}; "
+                f"the last: {request.message}"
+            )
         key = {"job_id": request.job_id, "index": request.index}
         answer: Any
-        match decision.strategy:
+        match strategy:
             case Strategy.RETRY:
                 answer = Retry(**key, after_s=decision.after_s)
+            case Strategy.DEGRADE:
+                answer = Degrade(**key, reduce=decision.reduce)
             case Strategy.SKIP:
-                answer = Skip(**key, reason=request.reason, message=request.message)
+                answer = Skip(**key, reason=request.reason, message=text)
             case Strategy.FAIL:
-                answer = Fail(**key, reason=request.reason, message=request.message)
+                answer = Fail(**key, reason=request.reason, message=text)
             case Strategy.ABORT:
-                answer = AbortJob(**key, reason=request.reason, message=request.message)
+                answer = AbortJob(**key, reason=request.reason, message=text)
         self.actor_log.info(
             "recovery.decided",
             job_id=request.job_id,
             index=request.index,
             reason=request.reason,
             attempt=request.attempt,
-            decision=decision.strategy.value,
+            decision=strategy.value,
             after_s=round(decision.after_s, 3),
         )
         return self.reply(request.reply_to, answer)

@@ -24,19 +24,35 @@ class Timer:
     def __init__(self, name: str = "pixelmill-timer") -> None:
         self._queue: list[tuple[float, int, pykka.ActorRef[Any], Any]] = []
         self._order = itertools.count()
+        self._cancelled: set[int] = set()
         self._wakeup = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def tell_later(self, delay_s: float, ref: pykka.ActorRef[Any], message: Any) -> None:
-        """Tell `message` to `ref` in `delay_s` seconds; safe from any thread."""
+    def tell_later(self, delay_s: float, ref: pykka.ActorRef[Any], message: Any) -> int:
+        """Tell `message` to `ref` in `delay_s` seconds; safe from any thread.
+
+        Returns a key for `cancel`.
+        """
         due = time.monotonic() + max(0.0, delay_s)
+        key = next(self._order)
         with self._wakeup:
-            if self._closed:
-                return
-            heapq.heappush(self._queue, (due, next(self._order), ref, message))
-            self._wakeup.notify()
+            if not self._closed:
+                heapq.heappush(self._queue, (due, key, ref, message))
+                self._wakeup.notify()
+        return key
+
+    def cancel(self, key: int) -> None:
+        """Drop a message not yet sent; a key already sent or unknown is ignored."""
+        with self._wakeup:
+            self._cancelled.add(key)
+            # Cancelled entries wait in the heap until due; past half of it,
+            # rebuild it so that long delays cancelled early cost no memory.
+            if len(self._cancelled) > max(64, len(self._queue) // 2):
+                self._queue = [entry for entry in self._queue if entry[1] not in self._cancelled]
+                heapq.heapify(self._queue)
+                self._cancelled.clear()
 
     def close(self) -> None:
         """Drop every pending message and stop the thread."""
@@ -56,7 +72,10 @@ class Timer:
                     self._wakeup.wait(timeout)
                 if self._closed:
                     return
-                _, _, ref, message = heapq.heappop(self._queue)
+                _, key, ref, message = heapq.heappop(self._queue)
+                if key in self._cancelled:
+                    self._cancelled.discard(key)
+                    continue
             try:
                 ref.tell(message)
             except pykka.ActorDeadError:

@@ -6,14 +6,19 @@ it imports only what a worker needs (Pillow, numpy, the imaging package).
 
 from __future__ import annotations
 
+import hashlib
+import os
+import resource
+import shutil
 import signal
+import time
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from pixelmill.errors import InternalError, PixelmillError
+from pixelmill.errors import InternalError, NoSpaceError, PixelmillError, TransientIOError
 from pixelmill.imaging import pipeline as imaging_pipeline
 
 if TYPE_CHECKING:
@@ -21,7 +26,49 @@ if TYPE_CHECKING:
 
     from pixelmill.imaging.pipeline import ItemResult, OutputTarget, Pipeline
 
-__all__ = ["WorkerFailure", "init_worker", "run_item", "warm_up"]
+__all__ = ["FaultPlan", "WorkerFailure", "WorkerSettings", "init_worker", "run_item", "warm_up"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultPlan:
+    """Faults injected into workers, for tests and drills; off unless a Runtime asks.
+
+    Each attempt of each item draws once, deterministically from `seed`, the
+    path and the attempt number, so a retry draws afresh and a run repeats.
+    """
+
+    fail_rate: float = 0.0
+    """Share of attempts that fail with a transient I/O error (`io.transient`)."""
+    crash_rate: float = 0.0
+    """Share of attempts whose worker dies of SIGSEGV mid-item."""
+    hang_rate: float = 0.0
+    """Share of attempts whose worker hangs until the item's time limit."""
+    seed: int = 0
+
+    def draw(self, path: Path, attempt: int) -> str | None:
+        """`"fail"`, `"crash"`, `"hang"` or None for this attempt."""
+        digest = hashlib.blake2b(f"{self.seed}:{path}:{attempt}".encode(), digest_size=8)
+        roll = int.from_bytes(digest.digest(), "big") / 2**64
+        for fault, rate in (("fail", self.fail_rate), ("crash", self.crash_rate),
+                            ("hang", self.hang_rate)):
+            if roll < rate:
+                return fault
+            roll -= rate
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerSettings:
+    """How each worker process is confined."""
+
+    item_timeout_s: float = 120.0
+    """An item still running after this is `worker.timeout`; its worker is killed."""
+    memory_mb: int | None = 4096
+    """The worker's address-space cap (RLIMIT_AS); past it allocations fail
+    with MemoryError, which degrades the item instead of the machine."""
+    min_free_mb: int = 100
+    """An item is not written when its output dir's disk has less free than this."""
+    faults: FaultPlan | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +79,7 @@ class WorkerFailure:
     message: str
 
 
-def init_worker() -> None:
+def init_worker(memory_mb: int | None) -> None:
     """Prepare a fresh worker process: Ctrl-C belongs to the host, bombs are errors."""
     # The Runtime turns Ctrl-C into a graceful drain; a worker killed by the
     # terminal's SIGINT mid-item would only turn that drain into crashes.
@@ -41,21 +88,55 @@ def init_worker() -> None:
     # before decoding; Pillow's own fixed limit would cut below it.
     Image.MAX_IMAGE_PIXELS = None
     warnings.simplefilter("error", Image.DecompressionBombWarning)
+    if memory_mb is not None:
+        limit = memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def warm_up() -> int:
-    """A no-op task that makes the executor start its process ahead of the first item."""
-    import os
-
+    """A no-op task that starts the worker ahead of the first item; returns its pid."""
     return os.getpid()
 
 
-def run_item(path: Path, pipeline: Pipeline, target: OutputTarget) -> ItemResult | WorkerFailure:
+def run_item(
+    path: Path,
+    pipeline: Pipeline,
+    target: OutputTarget,
+    *,
+    reduce: int = 1,
+    attempt: int = 1,
+    faults: FaultPlan | None = None,
+    min_free_mb: int = 0,
+) -> ItemResult | WorkerFailure:
     """Run the pipeline on one file; every failure comes back classified, never raised."""
+    fault = faults.draw(path, attempt) if faults else None
+    if fault == "crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if fault == "hang":
+        time.sleep(10**6)
     try:
-        return imaging_pipeline.run(path, pipeline, target)
+        if fault == "fail":
+            raise TransientIOError(f"{path}: injected transient failure (attempt {attempt})")
+        if min_free_mb and target.output_dir is not None:
+            _check_free_space(target.output_dir, min_free_mb)
+        return imaging_pipeline.run(path, pipeline, target, reduce=reduce)
     except PixelmillError as exc:
         return WorkerFailure(reason=exc.reason, message=str(exc))
+    except MemoryError:
+        return WorkerFailure(
+            reason="resource.memory", message=f"{path}: ran out of the worker's memory"
+        )
     except Exception as exc:  # noqa: BLE001 - the worker boundary: classify, never lose
         error = InternalError(f"{path}: {type(exc).__name__}: {exc}")
         return WorkerFailure(reason=error.reason, message=str(error))
+
+
+def _check_free_space(directory: Path, min_free_mb: int) -> None:
+    try:
+        free_mb = shutil.disk_usage(directory).free / 2**20
+    except OSError:
+        return  # a missing dir is the save step's to report, precisely
+    if free_mb < min_free_mb:
+        raise NoSpaceError(
+            f"{directory}: only {free_mb:.0f} MiB free, below the {min_free_mb} MiB reserve"
+        )

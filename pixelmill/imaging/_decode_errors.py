@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from pixelmill.errors import (
     ImageTooLargeError,
-    InputError,
+    MemoryLimitError,
     NotAFileError,
     NotAnImageError,
     PixelmillError,
@@ -27,11 +28,20 @@ from pixelmill.imaging._regular_file import open_regular_file
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["map_decode_errors", "sniff"]
+__all__ = ["address_space_left", "decode_failure", "map_decode_errors", "sniff"]
 
 _TRANSIENT = frozenset({errno.EIO, errno.EAGAIN, errno.ESTALE, errno.ETIMEDOUT, errno.EINTR})
 _NOT_A_FILE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR, errno.ENXIO})
 _DENIED = frozenset({errno.EACCES, errno.EPERM})
+# Pillow's "out of memory error when reading image file": a decoder's own
+# allocation failed (IMAGING_CODEC_MEMORY), not the data.
+_OUT_OF_MEMORY = "out of memory"
+# What libjpeg, zlib and libwebp failures look like, whether the data is
+# corrupt or the decoder's own allocation failed (libjpeg's progressive
+# coefficient buffer is 2 bytes a sample of the whole image).
+_AMBIGUOUS = ("broken data stream", "could not create decoder object")
+# One more full-size buffer of 4 bytes a pixel: more than any of those needs.
+_DECODER_BYTES_PER_PIXEL = 4
 # Pillow raises plain OSError (no errno) both for corrupt data and for valid
 # files that use a feature it lacks; only the message tells them apart.
 _UNSUPPORTED_WORDS = ("unsupported", "not supported", "unknown raw mode", "not available")
@@ -72,7 +82,7 @@ def sniff(prefix: bytes) -> str | None:
 
 @contextmanager
 def map_decode_errors(path: Path) -> Iterator[None]:
-    """Translate what opening and decoding `path` raises into `InputError` subclasses.
+    """Translate what opening and decoding `path` raises into pixelmill's errors.
 
     Modelled on httpx's `map_httpcore_exceptions`: every exception of Pillow
     or the OS is re-raised as the most specific pixelmill error, `from` the
@@ -80,13 +90,24 @@ def map_decode_errors(path: Path) -> Iterator[None]:
     type alone is not enough: a file with an image signature that Pillow
     cannot identify is a corrupt image (`TruncatedImageError`), not "not an
     image". Exceptions that are already pixelmill's pass through unchanged.
+
+    Running out of memory (`MemoryError`, ENOMEM, a decoder's own allocation
+    failure) is `MemoryLimitError`: not the input's fault, and a smaller
+    decode may pass. A `UserWarning` raised as an error (when the host's
+    warning filters say so) is Pillow reporting corrupt data, such as a bad
+    TIFF directory, so it is `TruncatedImageError` too: the same class the
+    file gets when the warning is only shown and Pillow goes on to fail.
     """
     try:
         yield
     except PixelmillError:
         raise
+    except MemoryError as exc:
+        raise MemoryLimitError(f"{path}: out of memory while decoding") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(f"{path}: too many pixels: {exc}") from exc
+    except UserWarning as exc:
+        raise TruncatedImageError(f"{path}: corrupt image data (Pillow warned: {exc})") from exc
     except UnidentifiedImageError as exc:
         raise _unidentified(path) from exc
     except OSError as exc:
@@ -105,13 +126,53 @@ def map_decode_errors(path: Path) -> Iterator[None]:
         raise TruncatedImageError(f"{path}: corrupt image data ({detail})") from exc
 
 
-def _from_os_error(path: Path, exc: OSError) -> InputError | TransientIOError:
+def decode_failure(path: Path, exc: OSError, size: tuple[int, int]) -> PixelmillError:
+    """The error for `exc`, raised while decoding the pixels of an image of `size`.
+
+    `size` is as stored, even when drafted: libjpeg's buffers for a
+    progressive JPEG are full-size whatever the scale it outputs.
+
+    libjpeg, zlib and libwebp report a failed allocation just as they report
+    corrupt data. When the address space left (under `RLIMIT_AS`, as workers
+    set it) could not hold one more full-size buffer of 4 bytes a pixel, such
+    a failure is blamed on memory, `MemoryLimitError`, so that a smaller decode
+    is tried; otherwise, and always without a limit, on the data. Any other
+    `OSError` is mapped as `map_decode_errors` maps it.
+    """
+    if exc.errno is None and any(words in str(exc) for words in _AMBIGUOUS):
+        left = address_space_left()
+        if left is not None and left < size[0] * size[1] * _DECODER_BYTES_PER_PIXEL:
+            return MemoryLimitError(
+                f"{path}: out of memory while decoding ({left // 2**20} MiB of address "
+                f"space left; the decoder said: {exc})"
+            )
+    return _from_os_error(path, exc)
+
+
+def address_space_left() -> int | None:
+    """Bytes this process may still map under its `RLIMIT_AS`; `None` if unlimited or unknown."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return soft - pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _from_os_error(path: Path, exc: OSError) -> PixelmillError:
     if exc.errno is None:
         message = str(exc)
+        if _OUT_OF_MEMORY in message:
+            return MemoryLimitError(f"{path}: out of memory while decoding: {message}")
         if any(word in message.lower() for word in _UNSUPPORTED_WORDS):
             return UnsupportedImageError(f"{path}: unsupported image: {message}")
         return TruncatedImageError(f"{path}: truncated or corrupt image data: {message}")
     reason = exc.strerror or os.strerror(exc.errno)
+    if exc.errno == errno.ENOMEM:
+        return MemoryLimitError(f"{path}: out of memory while reading: {reason}")
     if exc.errno in _NOT_A_FILE:
         return NotAFileError(f"{path}: not a readable regular file: {reason}")
     if exc.errno in _DENIED:

@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pixelmill.errors import ConfigError, InternalError, PixelmillError, ResourceError
+from pixelmill.errors import ConfigError, InternalError, MemoryLimitError, PixelmillError
 from pixelmill.imaging._builtin_ops import draft_request
 from pixelmill.imaging._memory import estimate_memory_mb
-from pixelmill.imaging.safe_open import open_image
+from pixelmill.imaging.safe_open import check_reduce, open_image
+from pixelmill.imaging._stages import stage_clock
 from pixelmill.imaging.save import OutputTarget
 from pixelmill.imaging.steps import (
     ItemContext,
@@ -122,7 +123,7 @@ class ItemResult:
     total_ms: float
 
 
-def run(path: Path, pipeline: Pipeline, target: OutputTarget) -> ItemResult:
+def run(path: Path, pipeline: Pipeline, target: OutputTarget, *, reduce: int = 1) -> ItemResult:
     """Run `pipeline` on the image at `path`, writing its outputs under `target`.
 
     The image is opened with `open_image`, JPEG-drafted for a first op that is a
@@ -131,20 +132,39 @@ def run(path: Path, pipeline: Pipeline, target: OutputTarget) -> ItemResult:
     point); the analyses run on the final image. Starts no thread and keeps no
     state, so several threads may run items at once.
 
+    `reduce` (1, 2, 4 or 8) decodes the image at 1/`reduce` scale, to need
+    less memory after a memory failure; see `open_image` for what it saves
+    and how `max_pixels` then applies. The ops see the smaller image: a
+    `crop` box is scaled down with it, a `thumbnail` or `resize` still gives
+    its own size, any other op's output is 1/`reduce` of its full-scale size
+    (blur and sharpen radii are not scaled). `source` still reports the size
+    as stored.
+
     Raises:
         PixelmillError: only subclasses of it. An input's fault is an
-            `InputError`; a `save` with no output directory a `ConfigError`;
-            running out of memory a `ResourceError`; any other exception of
-            an op or analysis becomes `InternalError` naming the step, with
-            the original as `__cause__`.
+            `InputError`; a `save` with no output directory, or a bad
+            `reduce`, a `ConfigError`; running out of memory anywhere a
+            `MemoryLimitError` (reason `resource.memory`); any other
+            exception of an op or analysis becomes `InternalError` naming
+            the step, with the original as `__cause__`.
     """
+    with _classified(path, "pipeline"):
+        return _run(path, pipeline, target, reduce)
+
+
+def _run(path: Path, pipeline: Pipeline, target: OutputTarget, reduce: int) -> ItemResult:
     started = time.perf_counter()
     with _classified(path, "pipeline validation"):
         checked = pipeline.validate()
+        check_reduce(reduce)
     draft_size, draft_fit = draft_request(checked.steps)
     with _classified(path, "decode"):
         opened = open_image(
-            path, max_pixels=checked.max_pixels, draft_size=draft_size, draft_fit=draft_fit
+            path,
+            max_pixels=checked.max_pixels,
+            draft_size=draft_size,
+            draft_fit=draft_fit,
+            reduce=reduce,
         )
     decoded = time.perf_counter()
     image = opened.image
@@ -159,17 +179,21 @@ def run(path: Path, pipeline: Pipeline, target: OutputTarget) -> ItemResult:
         exif=opened.exif,
         icc_profile=image.info.get("icc_profile"),
         target=target,
+        reduce=reduce,
     )
     # Only `image` may keep the decoded pixels alive: an op's input is freed
     # as soon as the op returns.
     del opened
+    clock = stage_clock()
     for position, step in enumerate(checked.steps, 1):
         with _classified(path, f"pipeline step {position} ({step.name})"):
             image = op_def(step.name).apply(image, step.params, ctx)
+        clock.lap(f"op:{step.name}")
     results: dict[str, dict[str, Any]] = {}
     for position, step in enumerate(checked.analyses, 1):
         with _classified(path, f"pipeline analysis {position} ({step.name})"):
             results[step.name] = analysis_def(step.name).measure(image, step.params, ctx)
+        clock.lap(f"analysis:{step.name}")
     return ItemResult(
         outputs=tuple(ctx.outputs),
         analyses=results,
@@ -188,7 +212,7 @@ def _classified(path: Path, label: str) -> Iterator[None]:
     except PixelmillError:
         raise
     except MemoryError as exc:
-        raise ResourceError(f"{path}: {label}: out of memory") from exc
+        raise MemoryLimitError(f"{path}: {label}: out of memory") from exc
     except Exception as exc:
         raise InternalError(
             f"{path}: {label} failed unexpectedly: {type(exc).__name__}: {exc}"

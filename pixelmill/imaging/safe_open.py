@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from pixelmill.errors import ImageTooLargeError
-from pixelmill.imaging._decode_errors import map_decode_errors
+from pixelmill.errors import ConfigError, ImageTooLargeError
+from pixelmill.imaging._decode_errors import decode_failure, map_decode_errors
 from pixelmill.imaging._exif import ORIENTATION_TRANSPOSE, read_exif, read_orientation
+from pixelmill.imaging._integrity import check_integrity
 from pixelmill.imaging._modes import to_working
 from pixelmill.imaging._regular_file import open_regular_file
+from pixelmill.imaging._stages import stage_clock
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -20,8 +22,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DRAFT_FORMATS",
     "FORMATS",
+    "REDUCE_FACTORS",
     "ImageHeader",
     "OpenedImage",
+    "check_reduce",
     "draft_scale",
     "map_decode_errors",
     "open_image",
@@ -38,6 +42,10 @@ A multi-picture JPEG comes through "JPEG" and reports itself as "MPO".
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
 DRAFT_FORMATS = frozenset({"JPEG", "MPO"})
 """Formats whose decoder can scale down while decoding (libjpeg DCT scaling)."""
+REDUCE_FACTORS = (1, 2, 4, 8)
+"""The `reduce` values `open_image` accepts: libjpeg's DCT scales."""
+# Image.reduce refuses these modes; they go to a working mode first.
+_UNREDUCIBLE_MODES = frozenset({"1", "P", "I;16", "I;16L", "I;16B", "I;16N"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,9 @@ class ImageHeader:
     height: int
     bands: int
     """Bands of the stored mode: 3 for RGB, 1 for L, P and 16-bit grey, 4 for CMYK."""
+    progressive: bool = False
+    """A progressive JPEG: libjpeg then holds every coefficient of the full-size
+    image while decoding, whatever scale it outputs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +97,7 @@ def probe(path: Path) -> ImageHeader:
             width=image.width,
             height=image.height,
             bands=len(image.getbands()),
+            progressive=bool(image.info.get("progressive")),
         )
 
 
@@ -95,17 +107,23 @@ def open_image(
     max_pixels: int,
     draft_size: tuple[int, int] | None = None,
     draft_fit: bool = False,
+    reduce: int = 1,
 ) -> OpenedImage:
     """Decode the first frame of `path` fully, upright and in a working mode.
 
     The header's pixel count is checked against `max_pixels` before any pixel
     is decoded. Pillow's `DecompressionBombError` (and its warning, when the
     process turns it into an error as workers do) becomes `ImageTooLargeError`
-    too; this function does not touch the process-wide warning filters.
+    too; this function does not touch the process-wide warning filters. Data
+    corruption that Pillow would decode silently (a PNG's image data failing
+    its CRC, a JPEG far too small for its size) is refused as truncated, a
+    progressive JPEG of thousands of scans as unsupported (see
+    `check_integrity`). Frames after the first are never read, nor counted.
 
     Args:
         path: The file; only a regular file is opened, never a FIFO or device.
-        max_pixels: The most pixels (width x height, as stored) to decode.
+        max_pixels: The most pixels (width x height, as stored) to decode; for
+            a JPEG decoded at 1/`reduce` scale, of the smaller size.
         draft_size: The smallest upright (width, height) the pipeline needs.
             For JPEG, libjpeg then decodes at 1/2, 1/4 or 1/8 scale where that
             still covers it (requested as the final target, since Pillow only
@@ -114,29 +132,53 @@ def open_image(
         draft_fit: `draft_size` is a box the image will be fitted into keeping
             its aspect (a thumbnail), not an exact size to cover (a resize), so
             only the fitted size must be covered.
+        reduce: Decode at 1/`reduce` scale (1, 2, 4 or 8), each side rounded
+            up, to need less memory: what a retry after running out of memory
+            asks for. A JPEG is decoded at that scale (or smaller, when
+            `draft_size` allows), so only a JPEG saves decode memory; any
+            other format is decoded at full size and reduced (averaging
+            `reduce` x `reduce` pixels) before it is turned upright and
+            converted, which saves memory from then on. For a JPEG,
+            `max_pixels` limits the pixels decoded, ceil(width / reduce) x
+            ceil(height / reduce); for other formats, width x height. Pillow's
+            own limit (`Image.MAX_IMAGE_PIXELS`, checked on the full size)
+            applies either way.
 
     Raises:
+        ConfigError: `reduce` is not 1, 2, 4 or 8.
         InputError: a subclass naming the file and what was wrong with it.
+        MemoryLimitError: decoding ran out of memory.
         TransientIOError: the read failed in a way that may pass on retry.
     """
+    check_reduce(reduce)
+    clock = stage_clock()
     with map_decode_errors(path), open_regular_file(path) as fp:
         image: Image.Image = Image.open(fp, formats=FORMATS)
         source_format, source_size, source_mode = str(image.format), image.size, image.mode
-        if image.width * image.height > max_pixels:
-            raise ImageTooLargeError(
-                f"{path}: {image.width}x{image.height} is "
-                f"{image.width * image.height:,} pixels, over the limit of {max_pixels:,}"
-            )
-        if draft_size is not None and source_format in DRAFT_FORMATS:
+        drafts = source_format in DRAFT_FORMATS
+        _check_pixels(path, source_size, max_pixels, reduce if drafts else 1)
+        clock.lap("open")
+        check_integrity(path, fp.fileno(), image)
+        clock.lap("integrity")
+        if drafts:
             box = _draft_box(source_size, draft_size, read_orientation(image), fit=draft_fit)
+            box = _reduce_box(source_size, reduce, box)
             if box is not None:
                 image.draft(None, box)
-        image.load()
+        try:
+            image.load()
+        except OSError as exc:
+            raise decode_failure(path, exc, source_size) from exc
+        clock.lap("decode")
         exif = read_exif(image)
+        clock.lap("exif")
         # Rebinding `image` frees each stage as the next is made: at most two
         # full copies are alive at once (estimate_memory_mb counts on it).
+        target = (math.ceil(source_size[0] / reduce), math.ceil(source_size[1] / reduce))
+        image = _reduced(image, target)
         image = _upright(image, exif.get("orientation", 1))
         image = to_working(image)
+        clock.lap("orient/convert")
     icc = image.info.get("icc_profile")
     image.info = {"icc_profile": icc} if icc else {}
     return OpenedImage(
@@ -146,6 +188,23 @@ def open_image(
         source_mode=source_mode,
         exif=exif,
     )
+
+
+def check_reduce(reduce: int) -> None:
+    """Raise `ConfigError` unless `reduce` is one of `REDUCE_FACTORS`."""
+    if type(reduce) is not int or reduce not in REDUCE_FACTORS:
+        raise ConfigError(f"reduce: expected 1, 2, 4 or 8, got {reduce!r}")
+
+
+def _check_pixels(path: Path, size: tuple[int, int], max_pixels: int, reduce: int) -> None:
+    width, height = size
+    decoded = math.ceil(width / reduce) * math.ceil(height / reduce)
+    if decoded > max_pixels:
+        scaled = f" decoded at 1/{reduce} scale" if reduce > 1 else ""
+        raise ImageTooLargeError(
+            f"{path}: {width}x{height}{scaled} is {decoded:,} pixels, "
+            f"over the limit of {max_pixels:,}"
+        )
 
 
 def draft_scale(
@@ -164,8 +223,14 @@ def draft_scale(
 
 
 def _draft_box(
-    source_size: tuple[int, int], draft_size: tuple[int, int], orientation: int, *, fit: bool
+    source_size: tuple[int, int],
+    draft_size: tuple[int, int] | None,
+    orientation: int,
+    *,
+    fit: bool,
 ) -> tuple[int, int] | None:
+    if draft_size is None:
+        return None
     width, height = draft_size
     if orientation in _SWAPS_AXES:
         width, height = height, width
@@ -177,6 +242,28 @@ def _draft_box(
         width = max(1, math.ceil(source_size[0] * factor - 1e-9))
         height = max(1, math.ceil(source_size[1] * factor - 1e-9))
     return (width, height)
+
+
+def _reduce_box(
+    source_size: tuple[int, int], reduce: int, box: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    """The draft box that also asks libjpeg for at least 1/`reduce` scale."""
+    if reduce == 1:
+        return box
+    # Pillow drafts at the largest scale s with source // box >= s on both axes.
+    reduced = (max(1, source_size[0] // reduce), max(1, source_size[1] // reduce))
+    return reduced if box is None else (min(box[0], reduced[0]), min(box[1], reduced[1]))
+
+
+def _reduced(image: Image.Image, target: tuple[int, int]) -> Image.Image:
+    """`image` reduced by whole factors to fit `target`; itself when it already fits."""
+    # ceil(w / ceil(w / t)) <= t: the result never exceeds the target.
+    factors = (math.ceil(image.width / target[0]), math.ceil(image.height / target[1]))
+    if factors == (1, 1):
+        return image
+    if image.mode in _UNREDUCIBLE_MODES:
+        image = to_working(image)
+    return image.reduce(factors)
 
 
 def _upright(image: Image.Image, orientation: Any) -> Image.Image:

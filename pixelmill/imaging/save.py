@@ -18,6 +18,7 @@ from pixelmill.imaging._output_paths import (
     refuse_input,
     translate_write_error,
 )
+from pixelmill.imaging._stages import stage_clock
 
 __all__ = ["SAVE_FORMATS", "OutputTarget", "output_path", "save_image", "translate_write_error"]
 
@@ -67,7 +68,9 @@ def save_image(
     directory = make_output_dir(Path(target.output_dir), final.parent)
     destination = directory / final.name
     refuse_input(destination, source)
+    clock = stage_clock()
     encodable = _encodable(image, pillow_format, source)
+    clock.lap("save:prepare")
     options: dict[str, object] = {"icc_profile": _fitting_icc(icc_profile, encodable.mode)}
     if pillow_format != "PNG":
         options["quality"] = quality
@@ -77,6 +80,7 @@ def save_image(
         with os.fdopen(fd, "wb") as stream:
             encodable.save(stream, format=pillow_format, **options)
         os.replace(temporary, destination)
+        clock.lap("save:encode")
     except BaseException as exc:
         with contextlib.suppress(OSError):
             temporary.unlink()

@@ -106,6 +106,9 @@ class ItemContext:
     """The source's embedded ICC profile, carried into outputs where it fits."""
     target: OutputTarget | None = None
     """Where `save` writes; `None` when the run writes nothing."""
+    reduce: int = 1
+    """The image was decoded at 1/`reduce` scale: an op whose parameters are
+    source pixels (`crop`) divides them by it."""
     outputs: list[str] = field(default_factory=list)
     """Paths written so far, appended by the ops that write."""
 

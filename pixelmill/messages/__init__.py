@@ -5,7 +5,13 @@ One module per conversation: `jobs`, `work`, `resources`, `monitoring`,
 but actor refs, so processors can run in other processes or on other machines.
 """
 
-from pixelmill.messages.export import CloseExport, ExportClosed, ExportItem, OpenExport
+from pixelmill.messages.export import (
+    CloseExport,
+    ExportClosed,
+    ExportFailed,
+    ExportItem,
+    OpenExport,
+)
 from pixelmill.messages.jobs import (
     CancelJob,
     GetProgress,
@@ -20,13 +26,22 @@ from pixelmill.messages.jobs import (
     Priority,
     SubmitJob,
 )
-from pixelmill.messages.monitoring import GetMetrics, Metrics, Sample
+from pixelmill.messages.monitoring import (
+    GetMetrics,
+    Metrics,
+    Sample,
+    Subscribe,
+    ThresholdCleared,
+    ThresholdCrossed,
+    WatchDisk,
+)
 from pixelmill.messages.resources import (
     Budget,
     GetBudget,
     LeaseGranted,
     ReleaseLease,
     RequestLease,
+    SetBudget,
 )
 from pixelmill.messages.supervision import (
     AbortJob,
@@ -34,6 +49,7 @@ from pixelmill.messages.supervision import (
     ChildActorExited,
     DeadLetter,
     DecideRecovery,
+    Degrade,
     Fail,
     GetActor,
     Retry,
@@ -41,9 +57,10 @@ from pixelmill.messages.supervision import (
     Skip,
     Watch,
 )
-from pixelmill.messages.work import ItemDone, ItemFailed, Process, ProcessorIdle
+from pixelmill.messages.work import AbandonJob, ItemDone, ItemFailed, Process, ProcessorIdle
 
 __all__ = [
+    "AbandonJob",
     "AbortJob",
     "ActorRestarted",
     "Budget",
@@ -52,7 +69,9 @@ __all__ = [
     "CloseExport",
     "DeadLetter",
     "DecideRecovery",
+    "Degrade",
     "ExportClosed",
+    "ExportFailed",
     "ExportItem",
     "Fail",
     "GetActor",
@@ -80,7 +99,12 @@ __all__ = [
     "Retry",
     "RuntimeBroken",
     "Sample",
+    "SetBudget",
     "Skip",
     "SubmitJob",
+    "Subscribe",
+    "ThresholdCleared",
+    "ThresholdCrossed",
     "Watch",
+    "WatchDisk",
 ]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from pixelmill.imaging.steps import Step
     from pixelmill.messages.jobs import ItemFinished, JobFinished
 
-__all__ = ["CloseExport", "ExportClosed", "ExportItem", "OpenExport"]
+__all__ = ["CloseExport", "ExportClosed", "ExportFailed", "ExportItem", "OpenExport"]
 
 
 @message
@@ -24,6 +24,10 @@ class OpenExport:
     job_id: str
     export_dir: Path
     analyses: tuple[Step, ...]
+    resume: bool = False
+    """Append to the partial files already there (after an Exporter restart)."""
+    reply_to: ActorRef[Any] | None = None
+    """Told `ExportFailed` at once if the export cannot be written."""
 
 
 @message
@@ -49,3 +53,12 @@ class ExportClosed:
     files: tuple[str, ...] = ()
     reason: str | None = None
     message: str | None = None
+
+
+@message
+class ExportFailed:
+    """The export cannot be written (disk full, no permission): the job must stop."""
+
+    job_id: str
+    reason: str
+    message: str

@@ -103,6 +103,9 @@ class CancelJob:
     """Stop dispatching a job's items; items not yet started end `cancelled`."""
 
     job_id: str
+    abandon: bool = False
+    """Also stop the items running now (their workers are replaced); they end
+    `cancelled` too. Otherwise running items finish and keep their outcome."""
 
 
 @message

@@ -9,7 +9,14 @@ from pixelmill.messages._base import message
 if TYPE_CHECKING:
     from pykka import ActorRef
 
-__all__ = ["Budget", "GetBudget", "LeaseGranted", "ReleaseLease", "RequestLease"]
+__all__ = [
+    "Budget",
+    "GetBudget",
+    "LeaseGranted",
+    "ReleaseLease",
+    "RequestLease",
+    "SetBudget",
+]
 
 
 @message
@@ -44,6 +51,14 @@ class ReleaseLease:
 
 
 @message
+class SetBudget:
+    """Change the budget's size; None keeps a part as it is. Held leases stay held."""
+
+    memory_mb: int | None = None
+    cpu_slots: int | None = None
+
+
+@message
 class GetBudget:
     """Ask for the ResourceManager's `Budget`."""
 
@@ -56,6 +71,7 @@ class Budget:
 
     memory_mb: int
     memory_mb_free: int
+    """Negative while leases granted before the budget shrank exceed it."""
     cpu_slots: int
     cpu_slots_free: int
     leases: int

@@ -15,6 +15,7 @@ __all__ = [
     "ChildActorExited",
     "DeadLetter",
     "DecideRecovery",
+    "Degrade",
     "Fail",
     "GetActor",
     "Retry",
@@ -44,6 +45,16 @@ class Retry:
     job_id: str
     index: int
     after_s: float
+
+
+@message
+class Degrade:
+    """Run the item again at once, decoded at 1/`reduce` scale to need less memory."""
+
+    job_id: str
+    index: int
+    reduce: int
+    """1, 2, 4 or 8: the linear factor the decode shrinks by."""
 
 
 @message

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from pixelmill.imaging.pipeline import ItemResult, OutputTarget, Pipeline
 
-__all__ = ["ItemDone", "ItemFailed", "Process", "ProcessorIdle"]
+__all__ = ["AbandonJob", "ItemDone", "ItemFailed", "Process", "ProcessorIdle"]
 
 
 @message
@@ -30,6 +30,8 @@ class Process:
     pipeline: Pipeline
     target: OutputTarget
     attempt: int = 1
+    reduce: int = 1
+    """Decode at 1/`reduce` scale: set when the Supervisor degrades a memory failure."""
     reply_to: ActorRef[Any]
 
 
@@ -62,3 +64,13 @@ class ProcessorIdle:
     """A Processor finished its item and can take the next one (to its pool)."""
 
     worker: int
+
+
+@message
+class AbandonJob:
+    """Drop a job's queued items and stop its running ones (their workers are killed).
+
+    Nothing is answered for them: the JobManager has already settled them.
+    """
+
+    job_id: str

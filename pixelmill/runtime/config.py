@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixelmill.actors.recovery import RecoveryPolicy
+from pixelmill.actors.worker import FaultPlan, WorkerSettings
 from pixelmill.errors import ConfigError
 
 __all__ = ["DEFAULT_MAX_PIXELS", "RuntimeConfig"]
@@ -32,8 +33,21 @@ class RuntimeConfig:
     """The memory budget for items in flight; None means half the available memory."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Inputs whose header claims more pixels are skipped as `input.too_large`."""
+    item_timeout_s: float = 120.0
+    """An item running longer is stopped (its worker killed) as `worker.timeout`."""
+    worker_memory_mb: int | None = 4096
+    """Each worker's address-space cap; an item past it degrades, then is skipped."""
+    min_free_mb: int = 100
+    """Items and exports stop (`output.no_space`) before a disk has less free than this."""
+    faults: FaultPlan | None = None
+    """Inject failures, crashes and hangs into workers (tests and drills only)."""
+    monitor_enabled: bool = True
+    """Feature switch: sample the machine at all. Results are the same either way."""
     monitor_interval_s: float = 1.0
     monitor_history: int = 600
+    admission_control: bool = True
+    """Feature switch: lease memory per item from the header. Off, only CPU slots
+    bound the items in flight; results are the same either way."""
     recovery: RecoveryPolicy = field(default_factory=RecoveryPolicy)
     max_restarts: int = 5
     """Restarts of crashed actors allowed within `restart_window_s` before giving up."""
@@ -43,6 +57,8 @@ class RuntimeConfig:
     log_level: str = "info"
     log_console: bool = False
     """Also render warnings and errors readably on stderr."""
+    max_jobs: int = 64
+    """Jobs open at once; past it `submit` waits and `submit_nowait` raises."""
     ask_timeout_s: float = 30.0
     """How long the façade waits for an actor's answer before raising."""
 
@@ -53,7 +69,14 @@ class RuntimeConfig:
         _positive_int("max_pixels", self.max_pixels)
         _positive_int("monitor_history", self.monitor_history)
         _positive_int("max_restarts", self.max_restarts)
-        for key in ("monitor_interval_s", "restart_window_s", "ask_timeout_s"):
+        _positive_int("max_jobs", self.max_jobs)
+        if isinstance(self.min_free_mb, bool) or not isinstance(self.min_free_mb, int) or (
+            self.min_free_mb < 0
+        ):
+            raise ConfigError(f"min_free_mb: expected an integer >= 0, got {self.min_free_mb!r}")
+        if self.worker_memory_mb is not None:
+            _positive_int("worker_memory_mb", self.worker_memory_mb)
+        for key in ("monitor_interval_s", "restart_window_s", "ask_timeout_s", "item_timeout_s"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(f"{key}: expected a positive number of seconds, got {value!r}")
@@ -63,6 +86,16 @@ class RuntimeConfig:
             )
         if self.log_file is not None and not isinstance(self.log_file, Path):
             object.__setattr__(self, "log_file", Path(self.log_file))
+
+    @property
+    def worker_settings(self) -> WorkerSettings:
+        """How the Processors confine their worker processes."""
+        return WorkerSettings(
+            item_timeout_s=self.item_timeout_s,
+            memory_mb=self.worker_memory_mb,
+            min_free_mb=self.min_free_mb,
+            faults=self.faults,
+        )
 
     def replace(self, **changes: object) -> RuntimeConfig:
         """A copy with some fields changed, validated again."""

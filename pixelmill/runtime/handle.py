@@ -68,10 +68,12 @@ class JobResult:
 class JobHandle:
     """Follows one job: wait for it, read its progress, cancel it, iterate its events.
 
-    Safe to use from any host thread. Events are buffered up to
-    `event_buffer`; when nobody reads them the oldest are dropped (counted in
-    `events_dropped`), never the final `JobFinished`, so a host that never
-    calls `events()` does not grow its memory with the job.
+    Safe to use from any host thread. Events are buffered only once
+    `events()` has been called (a host that never iterates them keeps no
+    item's results in memory), and then up to `event_buffer`: when the
+    reader falls behind, the oldest are dropped (counted in
+    `events_dropped`), never the final `JobFinished`. The latest progress is
+    always kept, for `progress()`.
     """
 
     def __init__(
@@ -80,7 +82,7 @@ class JobHandle:
         name: str,
         *,
         export_dir: Path,
-        cancel: Callable[[str], None],
+        cancel: Callable[[str, bool], None],
         on_event: Callable[[JobEvent], None] | None = None,
         event_buffer: int = 10_000,
     ) -> None:
@@ -93,8 +95,10 @@ class JobHandle:
         self._changed = threading.Condition()
         self._events: deque[JobEvent] = deque()
         self._event_buffer = event_buffer
+        self._buffering = False
         self._progress: JobProgress | None = None
         self._result: JobResult | None = None
+        self._finished: JobFinished | None = None
         self._error: PixelmillError | None = None
         self._started = time.monotonic()
 
@@ -139,10 +143,18 @@ class JobHandle:
                 elapsed_s=time.monotonic() - self._started,
             )
 
-    def cancel(self) -> None:
-        """Stop the job: nothing more starts; items not yet run end `cancelled`."""
+    def cancel(self, *, abandon: bool = False) -> None:
+        """Stop the job: nothing more starts; items not yet run end `cancelled`.
+
+        Args:
+            abandon: also stop the items running now (their workers are
+                killed and replaced) instead of letting them finish.
+
+        Every lease is released either way, and `summary.json` is still
+        written, with the cancelled items marked `cancelled`.
+        """
         if not self.done():
-            self._cancel(self.job_id)
+            self._cancel(self.job_id, abandon)
 
     def events(self, timeout: float | None = None) -> Iterator[JobEvent]:
         """Yield the job's events as they come, ending after `JobFinished`.
@@ -151,6 +163,12 @@ class JobHandle:
             TimeoutError: no event came within `timeout` seconds.
             PixelmillError: the runtime broke or was closed under the job.
         """
+        with self._changed:
+            if not self._buffering:
+                self._buffering = True
+                if self._result is not None:
+                    # Subscribed after the end: the ending is all there is to tell.
+                    self._events.append(self._finished_event())
         while True:
             with self._changed:
                 if not self._changed.wait_for(
@@ -170,6 +188,7 @@ class JobHandle:
             if isinstance(event, JobProgress):
                 self._progress = event
             elif isinstance(event, JobFinished):
+                self._finished = event
                 self._result = JobResult.from_message(event)
                 self._progress = JobProgress(
                     job_id=self.job_id,
@@ -179,7 +198,8 @@ class JobHandle:
                     running=0,
                     elapsed_s=event.duration_s,
                 )
-            self._events.append(event)
+            if self._buffering:
+                self._events.append(event)
             while len(self._events) > self._event_buffer and not isinstance(
                 self._events[0], JobFinished
             ):
@@ -188,6 +208,10 @@ class JobHandle:
             self._changed.notify_all()
         if self._on_event is not None:
             self._on_event(event)
+
+    def _finished_event(self) -> JobFinished:
+        assert self._finished is not None
+        return self._finished
 
     def _break(self, error: PixelmillError) -> None:
         """The job can never finish: make every waiter raise `error`."""

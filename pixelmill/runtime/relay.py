@@ -20,7 +20,7 @@ class HandleTable:
 
     def __init__(self) -> None:
         self._handles: dict[str, JobHandle] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self.broken: PixelmillError | None = None
 
     def add(self, handle: JobHandle) -> None:
@@ -33,7 +33,16 @@ class HandleTable:
 
     def pop(self, job_id: str) -> JobHandle | None:
         with self._lock:
-            return self._handles.pop(job_id, None)
+            handle = self._handles.pop(job_id, None)
+            self._lock.notify_all()
+            return handle
+
+    def wait_room(self, limit: int, timeout: float | None) -> bool:
+        """Wait until fewer than `limit` handles are open; False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(
+                lambda: len(self._handles) < limit or self.broken is not None, timeout
+            )
 
     def open(self) -> list[JobHandle]:
         with self._lock:
@@ -43,6 +52,7 @@ class HandleTable:
         with self._lock:
             self.broken = self.broken or error
             handles, self._handles = list(self._handles.values()), {}
+            self._lock.notify_all()
         for handle in handles:
             handle._break(error)  # noqa: SLF001 - the relay is the handle's feeder
 

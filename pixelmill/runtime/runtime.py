@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Self
 
 import psutil
@@ -18,7 +19,12 @@ from pixelmill.actors.processor import ProcessorPool
 from pixelmill.actors.resource_manager import ResourceManager
 from pixelmill.actors.supervisor import Supervisor
 from pixelmill.actors.timer import Timer
-from pixelmill.errors import BrokenWorkerError, ClosedRuntimeError, ConfigError
+from pixelmill.errors import (
+    BrokenWorkerError,
+    BusyRuntimeError,
+    ClosedRuntimeError,
+    ConfigError,
+)
 from pixelmill.imaging.save import translate_write_error
 from pixelmill.messages import (
     Budget,
@@ -39,6 +45,8 @@ from pixelmill.runtime.spec import JobSpec, new_job_id
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
+
+    from pixelmill.messages import JobOrder
     from types import TracebackType
 
 __all__ = ["Runtime", "run_batch"]
@@ -83,7 +91,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._closed = False
         memory_mb = config.memory_mb or max(256, psutil.virtual_memory().available // 2**21)
-        factories = {
+        factories: dict[str, Any] = {
             Role.RESOURCE_MANAGER: functools.partial(
                 ResourceManager.start, memory_mb=memory_mb, cpu_slots=config.workers
             ),
@@ -92,10 +100,18 @@ class Runtime:
                 interval_s=config.monitor_interval_s,
                 history=config.monitor_history,
             ),
-            Role.EXPORTER: Exporter.start,
-            Role.PROCESSOR_POOL: functools.partial(ProcessorPool.start, workers=config.workers),
-            Role.JOB_MANAGER: functools.partial(JobManager.start, window=config.workers * 2),
+            Role.EXPORTER: functools.partial(Exporter.start, min_free_mb=config.min_free_mb),
+            Role.PROCESSOR_POOL: functools.partial(
+                ProcessorPool.start, workers=config.workers, settings=config.worker_settings
+            ),
+            Role.JOB_MANAGER: functools.partial(
+                JobManager.start,
+                window=config.workers * 2,
+                admission_control=config.admission_control,
+            ),
         }
+        if not config.monitor_enabled:
+            del factories[Role.MONITOR]
         context = ActorContext(log=self._log, timer=self._timer)
         try:
             self._supervisor = Supervisor.start(
@@ -126,41 +142,44 @@ class Runtime:
         self.shutdown(drain=exc_type is None)
 
     def submit(
-        self, spec: JobSpec, *, on_event: Callable[[JobEvent], None] | None = None
+        self,
+        spec: JobSpec,
+        *,
+        on_event: Callable[[JobEvent], None] | None = None,
+        timeout: float | None = None,
     ) -> JobHandle:
-        """Start a job and return its handle at once.
+        """Start a job and return its handle as soon as the job is accepted.
+
+        When `max_jobs` jobs are open, wait for one to end, up to `timeout`
+        seconds (None: as long as it takes).
 
         Args:
             spec: the job.
             on_event: called with each `ItemFinished`, `JobProgress` and
                 `JobFinished`, from a runtime thread: keep it short.
+            timeout: how long to wait for room among `max_jobs`.
 
         Raises:
             ConfigError: the spec is invalid; the message names the field or step.
+            BusyRuntimeError: still no room after `timeout`.
             ClosedRuntimeError: the runtime was shut down.
         """
         job_id = new_job_id()
         order = spec.to_order(job_id=job_id, max_pixels=self.config.max_pixels)
-        _make_dirs(order.output_dir, order.export_dir)
-        with self._lock:
-            if self._closed:
-                raise ClosedRuntimeError("the runtime is shut down; it accepts no more jobs")
-            if self._handles.broken is not None:
-                raise self._handles.broken
-            if any(h.export_dir == order.export_dir for h in self._handles.open()):
-                raise ConfigError(
-                    f"export_dir: {order.export_dir} is in use by a running job; "
-                    "give each job its own"
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._handles.wait_room(self.config.max_jobs, remaining):
+                raise BusyRuntimeError(
+                    f"the runtime already runs {self.config.max_jobs} jobs (max_jobs); "
+                    f"none ended within {timeout:g} s"
                 )
-            handle = JobHandle(
-                job_id,
-                order.name,
-                export_dir=order.export_dir,
-                cancel=self._cancel,
-                on_event=on_event,
-            )
-            self._handles.add(handle)
+            with self._lock:
+                handle = self._admit(order, on_event)
+            if handle is not None:
+                break
         try:
+            _make_dirs(order.output_dir, order.export_dir)
             with _map_actor_errors("submit"):
                 self._actor(Role.JOB_MANAGER).ask(
                     SubmitJob(order=order, listener=self._relay),
@@ -171,8 +190,41 @@ class Runtime:
             raise
         return handle
 
+    def submit_nowait(
+        self, spec: JobSpec, *, on_event: Callable[[JobEvent], None] | None = None
+    ) -> JobHandle:
+        """Like `submit`, but raise `BusyRuntimeError` at once when `max_jobs` are open."""
+        return self.submit(spec, on_event=on_event, timeout=0)
+
+    def _admit(
+        self, order: JobOrder, on_event: Callable[[JobEvent], None] | None
+    ) -> JobHandle | None:
+        """Register the job's handle if there is room; called under the runtime's lock."""
+        if self._closed:
+            raise ClosedRuntimeError("the runtime is shut down; it accepts no more jobs")
+        if self._handles.broken is not None:
+            raise self._handles.broken
+        open_handles = self._handles.open()
+        if len(open_handles) >= self.config.max_jobs:
+            return None
+        if any(h.export_dir == order.export_dir for h in open_handles):
+            raise ConfigError(
+                f"export_dir: {order.export_dir} is in use by a running job; give each job its own"
+            )
+        handle = JobHandle(
+            order.job_id,
+            order.name,
+            export_dir=order.export_dir,
+            cancel=self._cancel,
+            on_event=on_event,
+        )
+        self._handles.add(handle)
+        return handle
+
     def metrics(self) -> Metrics:
-        """The Monitor's latest sample and its bounded history."""
+        """The Monitor's latest sample and its bounded history (empty when it is off)."""
+        if not self.config.monitor_enabled:
+            return Metrics(latest=None, history=(), interval_s=self.config.monitor_interval_s)
         with _map_actor_errors("metrics"):
             metrics = self._actor(Role.MONITOR).ask(
                 GetMetrics(), timeout=self.config.ask_timeout_s
@@ -225,9 +277,9 @@ class Runtime:
             raise BrokenWorkerError(f"the runtime has no {role}")
         return ref  # type: ignore[no-any-return]
 
-    def _cancel(self, job_id: str) -> None:
+    def _cancel(self, job_id: str, abandon: bool) -> None:
         with contextlib.suppress(pykka.ActorDeadError), _map_actor_errors("cancel"):
-            self._actor(Role.JOB_MANAGER).tell(CancelJob(job_id=job_id))
+            self._actor(Role.JOB_MANAGER).tell(CancelJob(job_id=job_id, abandon=abandon))
 
 
 def _make_dirs(*directories: Path | None) -> None:

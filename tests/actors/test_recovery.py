@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from pixelmill.actors.recovery import RecoveryPolicy, Rule, Strategy
+from pixelmill.actors.recovery import RecoveryPolicy, Rule, Strategy, SystemicWatch
 
 
 def test_input_errors_are_skipped_at_once() -> None:
@@ -48,3 +48,32 @@ def test_overrides_replace_only_their_class() -> None:
     policy = RecoveryPolicy().with_rules({"input.truncated": Rule(Strategy.ABORT)})
     assert policy.decide("input.truncated", attempt=1).strategy is Strategy.ABORT
     assert policy.decide("input.not_image", attempt=1).strategy is Strategy.SKIP
+
+
+def test_memory_failures_degrade_at_halving_scales_then_skip() -> None:
+    policy = RecoveryPolicy()
+    first = policy.decide("resource.memory", attempt=1)
+    second = policy.decide("resource.memory", attempt=2)
+    assert (first.strategy, first.reduce) == (Strategy.DEGRADE, 2)
+    assert (second.strategy, second.reduce) == (Strategy.DEGRADE, 4)
+    assert policy.decide("resource.memory", attempt=3).strategy is Strategy.SKIP
+
+
+def test_a_class_failing_most_of_the_first_items_is_systemic() -> None:
+    watch = SystemicWatch(RecoveryPolicy(systemic_window=20, systemic_ratio=0.5))
+    verdicts = [watch.failed("job", index, "input.not_image") for index in range(11)]
+    assert verdicts[:10] == [None] * 10
+    assert verdicts[10] == 11
+
+
+def test_failures_past_the_window_or_of_mixed_classes_are_not_systemic() -> None:
+    watch = SystemicWatch(RecoveryPolicy(systemic_window=20, systemic_ratio=0.5))
+    for index in range(20):
+        reason = "input.not_image" if index % 2 else "input.truncated"
+        assert watch.failed("job", index, reason) is None
+    assert all(watch.failed("job", index, "input.truncated") is None for index in range(20, 80))
+
+
+def test_a_repeated_attempt_of_one_item_counts_once() -> None:
+    watch = SystemicWatch(RecoveryPolicy(systemic_window=4, systemic_ratio=0.5))
+    assert [watch.failed("job", 0, "io.transient") for _ in range(5)] == [None] * 5

@@ -14,6 +14,7 @@ from pixelmill.messages import (
     ActorRestarted,
     DeadLetter,
     DecideRecovery,
+    Degrade,
     GetActor,
     Retry,
     RuntimeBroken,
@@ -119,3 +120,23 @@ def test_stopping_the_supervisor_stops_its_children(context: ActorContext) -> No
     child = supervisor.ask(GetActor(role="fragile"), timeout=5)
     supervisor.stop(block=True)
     assert not child.is_alive()
+
+
+def test_most_of_the_first_items_failing_alike_aborts_the_job(
+    context: ActorContext, probe: Probe
+) -> None:
+    supervisor = _supervisor(context)
+    for index in range(11):
+        supervisor.tell(DecideRecovery(job_id="j", index=index, reason="input.not_image",
+                                       message="text", attempt=1, reply_to=probe.ref))
+    answers = [probe.next() for _ in range(11)]
+    assert all(isinstance(a, Skip) for a in answers[:10])
+    assert isinstance(answers[10], AbortJob)
+    assert answers[10].reason == "input.not_image"
+    assert "systemic" in answers[10].message
+
+
+def test_a_memory_failure_is_answered_with_degrade(context: ActorContext, probe: Probe) -> None:
+    supervisor = _supervisor(context)
+    supervisor.tell(_decide(probe, "resource.memory"))
+    assert probe.expect(Degrade).reduce == 2

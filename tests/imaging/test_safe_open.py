@@ -147,6 +147,10 @@ def test_the_format_is_found_from_the_content_not_the_extension(tmp_path: Path) 
         (SyntaxError("not a TIFF file"), errors.TruncatedImageError),
         (EOFError(), errors.TruncatedImageError),
         (NotImplementedError("no"), errors.UnsupportedImageError),
+        (UserWarning("Corrupt EXIF data"), errors.TruncatedImageError),
+        (MemoryError(), errors.MemoryLimitError),
+        (OSError(errno.ENOMEM, "Cannot allocate memory"), errors.MemoryLimitError),
+        (OSError("out of memory error when reading image file"), errors.MemoryLimitError),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else value.__name__,
 )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+import pytest
+from PIL import GifImagePlugin, Image
 
 from pixelmill.testing_images import (
     BROKEN_KINDS,
+    gif_with_frames,
     gradient_mean,
+    progressive_jpeg_with_scans,
+    tiff_with,
     write_gradient,
     write_image,
     write_photo_like,
@@ -53,3 +58,16 @@ def test_write_image_stores_an_orientation_tag(tmp_path: Path) -> None:
     with Image.open(write_image(tmp_path / "o.jpg", size=(30, 20), exif_orientation=8)) as image:
         assert image.size == (20, 30)
         assert image.getexif()[0x0112] == 8
+
+
+def test_crafted_files_say_what_they_claim() -> None:
+    with Image.open(io.BytesIO(gif_with_frames(7))) as gif:
+        assert isinstance(gif, GifImagePlugin.GifImageFile)
+        assert (gif.n_frames, gif.convert("RGB").getpixel((0, 0))) == (7, (255, 0, 0))
+        gif.seek(1)
+        assert gif.convert("RGB").getpixel((0, 0)) == (0, 255, 0)
+    with Image.open(io.BytesIO(tiff_with({256: 300, 257: 200}))) as tiff:
+        assert tiff.size == (300, 200)
+    assert progressive_jpeg_with_scans(9).count(b"\xff\xda") == 9
+    with pytest.raises(ValueError, match="scans: expected at least 6"):
+        progressive_jpeg_with_scans(2)

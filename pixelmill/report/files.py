@@ -1,0 +1,80 @@
+"""`report.html` beside a job's export files: records read line by line, written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from pixelmill.report.render import GALLERY_LIMIT, render_report
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from pathlib import Path
+
+__all__ = ["REPORT_HTML", "read_records", "write_report"]
+
+REPORT_HTML = "report.html"
+_RESULTS_JSONL = "results.jsonl"
+_SUMMARY_JSON = "summary.json"
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a `results.jsonl`, one line at a time; blank lines are skipped.
+
+    The file stays open while the iterator is consumed and is closed when it
+    is exhausted or garbage-collected.
+
+    Raises:
+        json.JSONDecodeError: A line is not JSON (a file cut short mid-write).
+        OSError: The file cannot be read.
+    """
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
+
+
+def write_report(
+    export_dir: Path,
+    summary: Mapping[str, Any] | None = None,
+    *,
+    gallery_limit: int = GALLERY_LIMIT,
+) -> Path:
+    """Render the report of a finished export dir into `report.html` there; return its path.
+
+    Reads `results.jsonl` line by line (and `summary.json` when `summary` is
+    not given), so memory does not grow with the number of items. The page
+    is written under a temporary name and renamed into place: a reader sees
+    the previous report or the new one, never half of one.
+
+    Args:
+        export_dir: A job's export dir holding `results.jsonl`.
+        summary: The job's summary, as written to `summary.json`; read from
+            there when None.
+        gallery_limit: How many done items the gallery shows.
+
+    Raises:
+        OSError: A file cannot be read, or the report cannot be written.
+        json.JSONDecodeError: `summary.json` or a record is not JSON.
+    """
+    if summary is None:
+        summary = json.loads((export_dir / _SUMMARY_JSON).read_text(encoding="utf-8"))
+    page = render_report(
+        summary,
+        read_records(export_dir / _RESULTS_JSONL),
+        export_dir=export_dir,
+        gallery_limit=gallery_limit,
+    )
+    target = export_dir / REPORT_HTML
+    temporary = export_dir / f".{REPORT_HTML}.{secrets.token_hex(6)}.tmp"
+    try:
+        temporary.write_bytes(page.encode("utf-8"))
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    return target

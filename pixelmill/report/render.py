@@ -1,0 +1,92 @@
+"""`render_report`: a job's `report.html` from its summary and a stream of its records."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from pixelmill.report._digest import digest_records
+from pixelmill.report._sections import (
+    distributions_section,
+    gallery_section,
+    problems_section,
+    summary_section,
+)
+from pixelmill.report._text import esc
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from pathlib import Path
+
+__all__ = ["FILES_PER_REASON", "GALLERY_LIMIT", "render_report"]
+
+GALLERY_LIMIT = 200
+"""How many done items the gallery shows by default: the lowest indices."""
+FILES_PER_REASON = 50
+"""How many items each reason group lists by default: the lowest indices."""
+
+# Defence in depth: even if some text escaped escaping, no script, frame, font
+# or fetch can run or leave the machine; images come from the file's own
+# directory tree or from data: URIs only.
+_POLICY = "default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'"
+
+
+def render_report(
+    summary: Mapping[str, Any],
+    records: Iterable[Mapping[str, Any]],
+    *,
+    export_dir: Path,
+    gallery_limit: int = GALLERY_LIMIT,
+    files_per_reason: int = FILES_PER_REASON,
+) -> str:
+    """A self-contained HTML report of one job, as a string.
+
+    The page opens from disk with no network: CSS and SVG charts are inline,
+    there is no script and no external font. It shows the summary (name,
+    status, reason, times, counts, rate); the failed, skipped and cancelled
+    items grouped by reason class; histograms of luminance, sharpness (log
+    scale) and colour means across the done items; and a gallery of output
+    thumbnails, each with its RGB histogram. Output images inside
+    `export_dir` are linked by relative path (keep the report in
+    `export_dir`); any others are embedded as small JPEG data: URIs (see
+    `thumbnail_for`). Every name and message is escaped, with undecodable
+    bytes and control characters shown as backslash escapes. The returned
+    text holds no lone surrogate, so it always encodes as UTF-8.
+
+    Args:
+        summary: The job's `summary.json` head: `name`, `job_id`, `status`,
+            `reason`, `message`, `started_at`, `finished_at`, `duration_s`
+            and `counts`; any missing key is shown as a dash. `items` is not read.
+        records: The full records of `results.jsonl`, read once, in any order.
+            Memory stays bounded however many there are: only counts, fixed
+            bins and the bounded lists below are kept.
+        export_dir: The job's export dir, where `report.html` will be written.
+        gallery_limit: How many done items the gallery shows (lowest indices).
+        files_per_reason: How many items each reason group lists (lowest
+            indices); the others are counted.
+    """
+    digest = digest_records(records, gallery_limit=gallery_limit, files_per_reason=files_per_reason)
+    title = summary.get("name") or summary.get("job_id") or "pixelmill job"
+    body = "".join(
+        [
+            summary_section(summary, digest),
+            problems_section(digest),
+            distributions_section(digest),
+            gallery_section(digest, export_dir),
+            "<footer>Written by pixelmill. Self-contained: no script, no network.</footer>",
+        ]
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_POLICY}">'
+        '<meta name="generator" content="pixelmill">'
+        f"<title>{esc(title)} \u2013 pixelmill report</title>"
+        f"<style>{_stylesheet()}</style></head>\n<body><main>{body}</main></body></html>\n"
+    )
+
+
+@cache
+def _stylesheet() -> str:
+    return resources.files("pixelmill.report").joinpath("report.css").read_text(encoding="utf-8")

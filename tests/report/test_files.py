@@ -1,0 +1,63 @@
+"""write_report and read_records: the report beside the export files."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from pixelmill.report import REPORT_HTML, read_records, write_report
+from tests.report._page import read_page
+from tests.report._records import done_record, problem_record, summary_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def export(tmp_path: Path) -> Path:
+    records = [done_record(0, outputs=[str(tmp_path / "photo_0000.jpg")]), problem_record(1)]
+    with (tmp_path / "results.jsonl").open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record) + "\n\n")
+    summary = summary_of(records) | {"items": [{"index": 0}, {"index": 1}]}
+    (tmp_path / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return tmp_path
+
+
+def test_the_report_is_written_beside_the_export_files_and_nothing_else(tmp_path: Path) -> None:
+    before = set(export(tmp_path).iterdir())
+
+    written = write_report(tmp_path)
+
+    assert written == tmp_path / REPORT_HTML
+    assert set(tmp_path.iterdir()) == before | {written}
+    page = read_page(written.read_text(encoding="utf-8"))
+    assert page.errors == []
+    assert page.with_tag("img")[0]["src"] == "photo_0000.jpg"
+
+
+def test_a_summary_given_is_used_instead_of_summary_json(tmp_path: Path) -> None:
+    export(tmp_path)
+
+    write_report(tmp_path, {"name": "from the exporter", "counts": {"total": 2}})
+
+    assert "<h1>from the exporter</h1>" in (tmp_path / REPORT_HTML).read_text(encoding="utf-8")
+
+
+def test_records_are_read_line_by_line_skipping_blank_lines(tmp_path: Path) -> None:
+    export(tmp_path)
+
+    records = read_records(tmp_path / "results.jsonl")
+
+    assert next(records)["index"] == 0
+    assert [r["index"] for r in records] == [1]
+
+
+def test_a_path_with_undecodable_bytes_survives_the_json_round_trip(tmp_path: Path) -> None:
+    export(tmp_path)
+    record = problem_record(2, path="inputs/caf\udce9.jpg")
+    with (tmp_path / "results.jsonl").open("a", encoding="utf-8") as out:
+        out.write(json.dumps(record) + "\n")
+
+    page = write_report(tmp_path).read_text(encoding="utf-8")
+
+    assert "inputs/caf\\xe9.jpg" in page
