@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pykka
@@ -14,6 +15,18 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from pixelmill.actors.base import ActorContext
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Runtimes keep their job store in a temporary dir, never in the real home."""
+    saved = os.environ.get("PIXELMILL_STATE")
+    os.environ["PIXELMILL_STATE"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if saved is None:
+        del os.environ["PIXELMILL_STATE"]
+    else:
+        os.environ["PIXELMILL_STATE"] = saved
 
 
 @pytest.fixture(autouse=True)

@@ -54,6 +54,10 @@ class Job:
     message: str | None = None
     closing: bool = False
     summary: JobFinished | None = None
+    prior: dict[str, ItemStatus] = dataclasses.field(default_factory=dict)
+    """On a resume: the items an earlier run finished, by path; not redone."""
+    replay: Iterator[dict[str, Any]] | None = None
+    """On a resume: their records, still to be re-exported; None when all were."""
     """Set when the export is being closed; sent to the listener once it is."""
 
     @property
@@ -70,7 +74,10 @@ class Job:
         )
 
     def idle(self) -> bool:
-        return not (self.ready or self.waiting or self.running or self.deciding or self.retrying)
+        return not (
+            self.ready or self.waiting or self.running or self.deciding or self.retrying
+            or self.replay is not None
+        )
 
 
 TERMINAL = (ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED, ItemStatus.CANCELLED)

@@ -10,19 +10,23 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.records import csv_columns, csv_row, full_record, summary_item
 from pixelmill.errors import NoSpaceError, OutputError, reason_of
 from pixelmill.imaging.save import translate_write_error
+from pixelmill.report import REPORT_HTML, write_histogram_chart, write_report
 from pixelmill.messages import (
     CloseExport,
     ExportClosed,
     ExportFailed,
     ExportItem,
+    ExportRecords,
     JobFinished,
     OpenExport,
+    RecordsExported,
 )
 
 if TYPE_CHECKING:
@@ -46,13 +50,14 @@ class _Export:
     jsonl_file: IO[str]
     owner: Any
     """Told `ExportFailed` when writing fails; the JobManager."""
+    charts: bool = False
 
     def temp(self, name: str) -> Path:
         return self.directory / f".{name}.partial"
 
 
 class Exporter(Actor):
-    """Writes `results.csv`, `results.jsonl` and `summary.json` in each job's export dir.
+    """Writes `results.csv`, `results.jsonl`, `summary.json` and `report.html` per job.
 
     Rows are appended (and flushed) as items finish, under temporary names;
     on `CloseExport` each file is moved to its final name by an atomic
@@ -87,23 +92,28 @@ class Exporter(Actor):
     def handle(self, message: Any) -> Any:
         match message:
             case OpenExport():
-                self._guarded(message.job_id, self._open, message)
+                self._guarded(message.job_id, lambda: self._open(message))
                 return None
             case ExportItem(item=item):
                 if item.job_id in self._exports:
-                    self._guarded(item.job_id, self._append, item)
+                    self._guarded(item.job_id, lambda: self._append(item.job_id, full_record(item)))
                 return None
+            case ExportRecords(job_id=job_id, records=records, reply_to=reply_to):
+                if job_id in self._exports:
+                    for record in records:
+                        self._guarded(job_id, lambda r=record: self._append(job_id, r))
+                return self.reply(reply_to, RecordsExported(job_id=job_id))
             case CloseExport(summary=summary, reply_to=reply_to):
                 return self.reply(reply_to, self._close(summary))
             case _:
                 return super().handle(message)
 
-    def _guarded(self, job_id: str, step: Any, argument: Any) -> None:
+    def _guarded(self, job_id: str, step: Callable[[], None]) -> None:
         # An export that cannot be written fails its job, not the Exporter.
         if job_id in self._failed:
             return
         try:
-            step(argument)
+            step()
         except OSError as exc:
             error = translate_write_error(exc, Path(getattr(exc, "filename", "") or "."))
             self._fail(job_id, error)
@@ -141,13 +151,18 @@ class Exporter(Actor):
             csv_writer=writer,
             jsonl_file=jsonl_file,
             owner=message.reply_to,
+            charts=message.charts,
         )
 
-    def _append(self, item: Any) -> None:
-        export = self._exports[item.job_id]
+    def _append(self, job_id: str, record: dict[str, Any]) -> None:
+        export = self._exports[job_id]
         _check_free_space(export.directory, self._min_free_mb)
-        export.csv_writer.writerow(csv_row(item, export.analyses))
-        export.jsonl_file.write(json.dumps(full_record(item)) + "\n")
+        export.csv_writer.writerow(csv_row(record, export.analyses))
+        export.jsonl_file.write(json.dumps(record) + "\n")
+        histogram = record["analyses"].get("rgb_histogram") if record["analyses"] else None
+        if export.charts and histogram is not None:
+            name = f"{record['index']:06d}-{Path(record['path']).stem[:80]}.png"
+            write_histogram_chart(histogram, export.directory / "charts" / _safe(name))
         # Flushed per item so the rows are on disk as items finish.
         export.csv_file.flush()
         export.jsonl_file.flush()
@@ -156,7 +171,7 @@ class Exporter(Actor):
         job_id = summary.job_id
         export = self._exports.get(job_id)
         if export is not None:
-            self._guarded(job_id, self._finish, (export, summary))
+            self._guarded(job_id, lambda: self._finish(export, summary))
         error = self._failed.pop(job_id, None)
         self._exports.pop(job_id, None)
         if error is not None:
@@ -165,13 +180,19 @@ class Exporter(Actor):
             return ExportClosed(
                 job_id=job_id, reason="export.unknown", message=f"no export open for {job_id}"
             )
-        names = (RESULTS_CSV, RESULTS_JSONL, SUMMARY_JSON)
+        names = [RESULTS_CSV, RESULTS_JSONL, SUMMARY_JSON]
+        try:
+            write_report(export.directory)
+            names.append(REPORT_HTML)
+        except (OSError, ValueError) as exc:
+            # The results are complete on disk; a report that cannot be drawn
+            # is worth an error line, not a failed job.
+            self.actor_log.error("report.failed", job_id=job_id, error=f"{exc}")
         files = tuple(str(export.directory / name) for name in names)
         self.actor_log.info("export.written", job_id=job_id, files=list(files))
         return ExportClosed(job_id=job_id, files=files)
 
-    def _finish(self, arguments: tuple[_Export, JobFinished]) -> None:
-        export, summary = arguments
+    def _finish(self, export: _Export, summary: JobFinished) -> None:
         for handle in (export.csv_file, export.jsonl_file):
             handle.flush()
             os.fsync(handle.fileno())
@@ -210,6 +231,11 @@ def _write_summary(export: _Export, summary: JobFinished) -> None:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
+
+
+def _safe(name: str) -> str:
+    # Chart names come from input names: keep them one plain path component.
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def _check_free_space(directory: Path, min_free_mb: int) -> None:

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.actors._inputs import expand_inputs
+from pixelmill.actors.journal import Journal
 from pixelmill.actors._job_state import Item, Job, RetryDue
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.errors import PixelmillError
@@ -23,6 +24,7 @@ from pixelmill.messages import (
     ExportClosed,
     ExportFailed,
     ExportItem,
+    ExportRecords,
     Fail,
     GetProgress,
     ItemDone,
@@ -36,6 +38,7 @@ from pixelmill.messages import (
     LeaseGranted,
     OpenExport,
     Process,
+    RecordsExported,
     ReleaseLease,
     RequestLease,
     Retry,
@@ -46,9 +49,21 @@ from pixelmill.messages import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pixelmill.imaging.pipeline import ItemResult
 
 __all__ = ["JobManager"]
+
+_FLUSH_EVERY_S = 1.0
+"""The store batches writes; a slow trickle of outcomes still reaches it this often."""
+_REPLAY_BATCH = 200
+
+
+class _Flush:
+    """Time to flush the store's batch (sent by the Timer to the JobManager itself)."""
+
+    __slots__ = ()
 
 
 class JobManager(Actor):
@@ -65,19 +80,45 @@ class JobManager(Actor):
     actor_role = Role.JOB_MANAGER
 
     def __init__(
-        self, context: ActorContext, *, window: int = 4, admission_control: bool = True
+        self,
+        context: ActorContext,
+        *,
+        window: int = 4,
+        admission_control: bool = True,
+        journal: Path | None = None,
     ) -> None:
         super().__init__(context)
         self._window = max(1, window)
         self._admission_control = admission_control
+        self._journal = Journal(journal, on_error=self._journal_failed)
         self._jobs: dict[str, Job] = {}
         self._leases: dict[str, tuple[str, int]] = {}
         self._seq = itertools.count()
+
+    def on_start(self) -> None:
+        """Opens the job store in this actor's thread, which alone writes it."""
+        self._journal.open()
+        self.actor_timer.tell_later(_FLUSH_EVERY_S, self.actor_ref, _Flush())
+
+    def on_stop(self) -> None:
+        """Marks unfinished jobs interrupted (resumable) and closes the store."""
+        self._journal.close(unfinished=list(self._jobs))
+
+    def on_failure(self, *exc_info: Any) -> None:
+        self._journal.close(unfinished=list(self._jobs))
+        super().on_failure(*exc_info)
 
     def handle(self, message: Any) -> Any:
         match message:
             case SubmitJob():
                 return self._submit(message)
+            case _Flush():
+                self._journal.flush()
+                self.actor_timer.tell_later(_FLUSH_EVERY_S, self.actor_ref, _Flush())
+            case RecordsExported(job_id=job_id):
+                job = self._jobs.get(job_id)
+                if job is not None:
+                    self._replay_more(job)
             case LeaseGranted(lease_id=lease_id):
                 self._granted(lease_id)
             case ItemDone() | ItemFailed():
@@ -120,7 +161,13 @@ class JobManager(Actor):
             inputs=expand_inputs(order.inputs, order.exclude_dirs),
         )
         self._jobs[order.job_id] = job
+        if request.resume:
+            job.prior = self._journal.prior(order.job_id)
+            job.replay = self._journal.replay(order.job_id)
+        self._journal.job_started(order)
         self._open_export(job, resume=False)
+        if job.replay is not None:
+            self._replay_more(job)
         self.actor_log.info(
             "job.submitted",
             job_id=order.job_id,
@@ -160,13 +207,16 @@ class JobManager(Actor):
             return job.ready.popleft()
         if job.expanded:
             return None
-        found = next(job.inputs, None)
-        if found is None:
-            job.expanded = True
-            return None
-        item = Item(index=job.next_index, input=found)
-        job.next_index += 1
-        return item
+        while (found := next(job.inputs, None)) is not None:
+            item = Item(index=job.next_index, input=found)
+            job.next_index += 1
+            done_before = job.prior.get(str(found.path))
+            if done_before is None:
+                return item
+            # Finished by an earlier run: counted, and re-exported by the replay.
+            job.counts[done_before] = job.counts.get(done_before, 0) + 1
+        job.expanded = True
+        return None
 
     def _request_lease(self, job: Job, item: Item) -> None:
         try:
@@ -257,6 +307,7 @@ class JobManager(Actor):
             worker=worker,
         )
         job.deciding[item.index] = item
+        self._journal.attempt_failed(job.job_id, item.index, item.attempt, reason, message)
         self.send(
             Role.SUPERVISOR,
             DecideRecovery(
@@ -368,6 +419,7 @@ class JobManager(Actor):
                 "item.done", job_id=job.job_id, item=finished.path, attempt=item.attempt,
                 duration_ms=round(finished.duration_ms, 1),
             )
+        self._journal.item_finished(finished)
         self.send(Role.EXPORTER, ExportItem(item=finished))
         if job.listener is not None:
             self.reply(job.listener, finished)
@@ -407,6 +459,7 @@ class JobManager(Actor):
                 summary, status=JobStatus.ABORTED, reason=closed.reason, message=closed.message
             )
         summary = dataclasses.replace(summary, export_files=closed.files)
+        self._journal.job_finished(summary)
         self.actor_log.info(
             "job.finished",
             job_id=job.job_id,
@@ -417,6 +470,24 @@ class JobManager(Actor):
         )
         if job.listener is not None:
             self.reply(job.listener, summary)
+
+    def _replay_more(self, job: Job) -> None:
+        """Send the next batch of an earlier run's records to the Exporter."""
+        assert job.replay is not None
+        batch = tuple(itertools.islice(job.replay, _REPLAY_BATCH))
+        if not batch:
+            job.replay = None
+            return
+        self.send(
+            Role.EXPORTER,
+            ExportRecords(job_id=job.job_id, records=batch, reply_to=self.actor_ref),
+        )
+
+    def _journal_failed(self, job_id: str, error: PixelmillError) -> None:
+        self.actor_log.error("journal.failed", job_id=job_id, reason=error.reason, error=str(error))
+        targets = [self._jobs[job_id]] if job_id in self._jobs else list(self._jobs.values())
+        for job in targets:
+            self._stop_job(job, JobStatus.ABORTED, error.reason, f"the job store failed: {error}")
 
     # -- recovery of peers ------------------------------------------------
 

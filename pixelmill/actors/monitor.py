@@ -129,7 +129,9 @@ class Monitor(Actor):
         self._history.append(sample)
         events = self._watch.observe(sample)
         for event in events:
-            self.actor_log.warning(
+            # A busy CPU is what a batch is for: worth a record, not a warning.
+            log = self.actor_log.info if event.name == "cpu" else self.actor_log.warning
+            log(
                 "threshold.crossed" if isinstance(event, ThresholdCrossed) else "threshold.cleared",
                 name=event.name, value=round(event.value, 1), level=event.level,
             )

@@ -1,4 +1,4 @@
-"""How a finished item is written down: a flat CSV row, a full JSON record, a summary entry."""
+"""How a finished item is written down: a full JSON record, a flat CSV row, a summary entry."""
 
 from __future__ import annotations
 
@@ -47,24 +47,23 @@ def _path_text(path: str) -> str:
     return os.fsdecode(path)
 
 
-def csv_row(item: ItemFinished, analyses: Iterable[Step]) -> dict[str, Any]:
-    """One flat row: the item, its source, and each analysis's scalar columns."""
+def csv_row(record: dict[str, Any], analyses: Iterable[Step]) -> dict[str, Any]:
+    """One flat row from a full record: the item, its source, each analysis's scalars."""
     row: dict[str, Any] = {
-        "index": item.index,
-        "path": _path_text(item.path),
-        "status": item.status.value,
-        "reason": item.reason or "",
-        "message": item.message or "",
-        "attempts": item.attempts,
-        "duration_ms": round(item.duration_ms, 1),
+        "index": record["index"],
+        "path": record["path"],
+        "status": record["status"],
+        "reason": record["reason"] or "",
+        "message": record["message"] or "",
+        "attempts": record["attempts"],
+        "duration_ms": round(record["duration_ms"], 1),
+        "outputs": ";".join(record["outputs"]),
     }
-    result = item.result
-    if result is not None:
-        row["outputs"] = ";".join(result.outputs)
-        row["width"], row["height"] = result.width, result.height
-        row.update({f"source_{key}": value for key, value in result.source.items()})
+    if record["width"] is not None:
+        row["width"], row["height"] = record["width"], record["height"]
+        row.update({f"source_{key}": value for key, value in (record["source"] or {}).items()})
         for step in analyses:
-            measured = result.analyses.get(step.name)
+            measured = record["analyses"].get(step.name)
             if measured is not None:
                 row.update(analysis_def(step.name).flatten(measured))
     return row

@@ -10,7 +10,9 @@ from pixelmill.messages.export import (
     ExportClosed,
     ExportFailed,
     ExportItem,
+    ExportRecords,
     OpenExport,
+    RecordsExported,
 )
 from pixelmill.messages.jobs import (
     CancelJob,
@@ -73,6 +75,7 @@ __all__ = [
     "ExportClosed",
     "ExportFailed",
     "ExportItem",
+    "ExportRecords",
     "Fail",
     "GetActor",
     "GetBudget",
@@ -94,6 +97,7 @@ __all__ = [
     "Priority",
     "Process",
     "ProcessorIdle",
+    "RecordsExported",
     "ReleaseLease",
     "RequestLease",
     "Retry",

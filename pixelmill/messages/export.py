@@ -14,7 +14,15 @@ if TYPE_CHECKING:
     from pixelmill.imaging.steps import Step
     from pixelmill.messages.jobs import ItemFinished, JobFinished
 
-__all__ = ["CloseExport", "ExportClosed", "ExportFailed", "ExportItem", "OpenExport"]
+__all__ = [
+    "CloseExport",
+    "ExportClosed",
+    "ExportFailed",
+    "ExportItem",
+    "ExportRecords",
+    "OpenExport",
+    "RecordsExported",
+]
 
 
 @message
@@ -26,6 +34,8 @@ class OpenExport:
     analyses: tuple[Step, ...]
     resume: bool = False
     """Append to the partial files already there (after an Exporter restart)."""
+    charts: bool = False
+    """Also draw each done item's RGB histogram as `charts/<index>-<name>.png`."""
     reply_to: ActorRef[Any] | None = None
     """Told `ExportFailed` at once if the export cannot be written."""
 
@@ -35,6 +45,27 @@ class ExportItem:
     """Append one finished item to the job's export files."""
 
     item: ItemFinished
+
+
+@message
+class ExportRecords:
+    """Append records kept from an earlier run (a resume); answered `RecordsExported`.
+
+    Sent in bounded batches, each after the last was answered, so a resumed
+    job of 50,000 finished items never floods the Exporter's inbox.
+    """
+
+    job_id: str
+    records: tuple[dict[str, Any], ...]
+    """Full records, as `results.jsonl` holds them."""
+    reply_to: ActorRef[Any]
+
+
+@message
+class RecordsExported:
+    """A batch of `ExportRecords` is written."""
+
+    job_id: str
 
 
 @message

@@ -88,6 +88,8 @@ class SubmitJob:
     order: JobOrder
     listener: ActorRef[Any] | None = None
     """Receives `ItemFinished`, `JobProgress` and `JobFinished` for this job."""
+    resume: bool = False
+    """Run a stored job again: items it finished are not redone, only re-exported."""
     reply_to: ActorRef[Any] | None = None
 
 

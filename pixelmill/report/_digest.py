@@ -54,6 +54,9 @@ class Lowest(Generic[T]):
         elif self._heap and -self._heap[0][0] > key:
             heapq.heapreplace(self._heap, (-key, next(self._order), make()))
 
+    def __len__(self) -> int:
+        return len(self._heap)
+
     def sorted(self) -> list[T]:
         """The kept entries, lowest key first (ties in the order offered)."""
         return [entry for _, _, entry in sorted(self._heap, key=lambda e: (-e[0], e[1]))]

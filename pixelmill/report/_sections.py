@@ -68,7 +68,8 @@ def summary_section(summary: Mapping[str, Any], digest: JobDigest) -> str:
         '<dl class="facts">'
         + "".join(f"<div><dt>{label}</dt><dd>{value}</dd></div>" for label, value in facts)
         + f"</dl>{notice}"
-        f'<div class="cards">{"".join(cards)}</div>{_status_bar(counts)}{mismatch}</header>'
+        f'<div class="cards">{"".join(cards)}</div>{_status_bar(counts)}{mismatch}'
+        f"{_contents(digest)}</header>"
     )
 
 
@@ -164,6 +165,16 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
 
 def _css(status: str) -> str:
     return status if status.isidentifier() and status.isascii() else "unknown"
+
+
+def _contents(digest: JobDigest) -> str:
+    links = [
+        ("problems", f"Problems ({format_count(digest.problems)})"),
+        ("distributions", "Distributions"),
+        ("gallery", f"Gallery ({format_count(len(digest.gallery))})"),
+    ]
+    anchors = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in links)
+    return f'<nav class="toc" aria-label="Sections">{anchors}</nav>'
 
 
 def _card(css: str, label: str, value: int) -> str:

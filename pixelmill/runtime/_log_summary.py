@@ -11,7 +11,6 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -20,7 +19,7 @@ from rich.text import Text
 from pixelmill.messages import JobCounts
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     from rich.console import Console
 
@@ -285,12 +284,36 @@ def render_summary(summary: LogSummary, console: Console, *, as_json: bool) -> N
     """
     if as_json:
         console.file.write(json.dumps(summary.as_dict(), indent=2) + "\n")
+        console.file.flush()
         return
     console.print(_headline(summary), highlight=False)
-    for table in (_jobs_table(summary), _errors_table(summary), _slowest_table(summary),
-                  _events_table(summary), _recovery_table(summary)):
+    tables = [
+        _table("jobs", "job,name,submitted,first item,status,duration,>total,>done,>failed,"
+               ">skipped,>cancelled,>retries", map(_job_row, summary.jobs)),
+        _table("errors by reason", "reason,>count,examples,first message", (
+            (Text(e.reason, style="red"), str(e.count), Text("\n".join(e.examples)),
+             Text(_without_path(e.message or "", e.examples)))
+            for e in summary.errors)),
+        _table("slowest items", ">duration,item,job", (
+            (_duration(s.duration_ms), Text(s.item), (s.job_id or "")[:8])
+            for s in summary.slowest)),
+        _table("events", "event,>count", ((Text(e), str(n)) for e, n in summary.events.items())),
+        _table("retries, restarts, dead letters", "event,who,>count", _recovery_rows(summary)),
+    ]
+    for table in tables:
         if table.row_count:
             console.print(table)
+
+
+def _table(title: str, columns: str, rows: Iterable[Sequence[str | Text]]) -> Table:
+    """A table of `columns` (comma-separated; a leading `>` aligns right)."""
+    table = Table(title=title, title_justify="left")
+    for column in columns.split(","):
+        table.add_column(column.lstrip(">"), justify="right" if column[0] == ">" else "left",
+                         overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def _headline(summary: LogSummary) -> str:
@@ -302,78 +325,41 @@ def _headline(summary: LogSummary) -> str:
     return f"{summary.records} records{span}, {jobs} job{'' if jobs == 1 else 's'}"
 
 
-def _jobs_table(summary: LogSummary) -> Table:
-    table = Table(title="jobs", title_justify="left")
-    for column in ("job", "name", "submitted", "first item", "status", "duration"):
-        table.add_column(column)
-    for column in ("total", "done", "failed", "skipped", "cancelled", "retries"):
-        table.add_column(column, justify="right")
-    for job in summary.jobs:
-        submitted = timestamp_of({"timestamp": job.submitted})
-        first = timestamp_of({"timestamp": job.first_item})
-        wait = (f"+{_duration((first - submitted).total_seconds() * 1000)}"
-                if first and submitted else "")
-        status = Text(job.status or "unfinished", style=_STATUS_STYLES.get(job.status or "", "dim"))
-        if job.reason:
-            status.append(f" ({job.reason})")
-        counts = ([str(n) for n in job.counts.as_dict().values()] if job.counts
-                  else ["?", str(job.items_done), "?", "?", "?"])
-        table.add_row(
-            job.job_id[:8], Text(job.name or ""),
-            f"{submitted:%H:%M:%S.%f}"[:12] if submitted else "", wait, status,
-            _duration(job.duration_ms) if job.duration_ms is not None else "",
-            *counts, str(job.retries),
-        )
-    return table
+def _job_row(job: JobTimeline) -> list[str | Text]:
+    submitted = timestamp_of({"timestamp": job.submitted})
+    first = timestamp_of({"timestamp": job.first_item})
+    status = Text(job.status or "unfinished", style=_STATUS_STYLES.get(job.status or "", "dim"))
+    if job.reason:
+        status.append(f" ({job.reason})")
+    counts = ([str(n) for n in job.counts.as_dict().values()] if job.counts
+              else ["?", str(job.items_done), "?", "?", "?"])
+    return [
+        job.job_id[:8],
+        Text(job.name or ""),
+        f"{submitted:%H:%M:%S.%f}"[:12] if submitted else "",
+        f"+{_duration((first - submitted).total_seconds() * 1000)}" if first and submitted else "",
+        status,
+        _duration(job.duration_ms) if job.duration_ms is not None else "",
+        *counts,
+        str(job.retries),
+    ]
 
 
-def _errors_table(summary: LogSummary) -> Table:
-    table = Table(title="errors by reason", title_justify="left")
-    table.add_column("reason", style="red")
-    table.add_column("count", justify="right")
-    table.add_column("examples")
-    table.add_column("first message", overflow="fold")
-    for group in summary.errors:
-        message = group.message or ""
-        if group.examples and message.startswith(group.examples[0] + ": "):
-            message = message[len(group.examples[0]) + 2:]
-        table.add_row(Text(group.reason), str(group.count),
-                      Text("\n".join(PurePath(p).name for p in group.examples)), Text(message))
-    return table
-
-
-def _slowest_table(summary: LogSummary) -> Table:
-    table = Table(title="slowest items", title_justify="left")
-    table.add_column("duration", justify="right")
-    table.add_column("item")
-    table.add_column("job")
-    for slow in summary.slowest:
-        table.add_row(_duration(slow.duration_ms), Text(slow.item), (slow.job_id or "")[:8])
-    return table
-
-
-def _events_table(summary: LogSummary) -> Table:
-    table = Table(title="events", title_justify="left")
-    table.add_column("event")
-    table.add_column("count", justify="right")
-    for event, count in summary.events.items():
-        table.add_row(Text(event), str(count))
-    return table
-
-
-def _recovery_table(summary: LogSummary) -> Table:
-    table = Table(title="retries, restarts, dead letters", title_justify="left")
-    table.add_column("what")
-    table.add_column("who")
-    table.add_column("count", justify="right")
+def _recovery_rows(summary: LogSummary) -> Iterator[tuple[str, Text, str]]:
     if summary.retries:
-        table.add_row("item.retry", f"{summary.items_retried} items", str(summary.retries))
+        yield "item.retry", Text(f"{summary.items_retried} items"), str(summary.retries)
     for event, who in summary.restarts.items():
         for name, count in who.items():
-            table.add_row(event, Text(name), str(count))
+            yield event, Text(name), str(count)
     for message_type, count in summary.dead_letters.items():
-        table.add_row("dead_letter", Text(message_type), str(count))
-    return table
+        yield "dead_letter", Text(message_type), str(count)
+
+
+def _without_path(message: str, paths: Sequence[str]) -> str:
+    """The message without the item path it starts with, which the row shows already."""
+    if paths and message.startswith(paths[0] + ": "):
+        return message[len(paths[0]) + 2:]
+    return message
 
 
 def _duration(ms: float) -> str:

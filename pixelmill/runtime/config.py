@@ -52,6 +52,10 @@ class RuntimeConfig:
     max_restarts: int = 5
     """Restarts of crashed actors allowed within `restart_window_s` before giving up."""
     restart_window_s: float = 60.0
+    journal: bool = True
+    """Record jobs in the durable store, so they can be listed and resumed."""
+    state_dir: Path | None = None
+    """Where the job store lives; None: `$PIXELMILL_STATE`, else the XDG data dir."""
     log_file: Path | None = None
     """JSON lines are appended here; None logs nowhere."""
     log_level: str = "info"
@@ -84,8 +88,10 @@ class RuntimeConfig:
             raise ConfigError(
                 f"log_level: expected one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}"
             )
-        if self.log_file is not None and not isinstance(self.log_file, Path):
-            object.__setattr__(self, "log_file", Path(self.log_file))
+        for key in ("log_file", "state_dir"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, key, Path(value))
 
     @property
     def worker_settings(self) -> WorkerSettings:

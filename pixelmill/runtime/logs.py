@@ -8,7 +8,6 @@ crash, garbage) is skipped and counted, never fatal.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pixelmill.runtime._log_summary import (
     JobTimeline,
     LogSummary,
     SlowItem,
+    _without_path,
     render_summary,
     summarize,
     timestamp_of,
@@ -124,8 +124,8 @@ class LogReader:
         """Stream a growing log from its start, like `tail -f`, until told to stop.
 
         Waits for the file to appear, and for the newline of a partial last
-        line. A file replaced or truncated under the same name is read again
-        from its start.
+        line. pixelmill never rotates or truncates a log, so neither does this
+        look out for it.
 
         Args:
             path: the log file; it need not exist yet.
@@ -141,8 +141,8 @@ class LogReader:
         try:
             while True:
                 stopping = stop is not None and stop()
-                if handle is None and path.is_file():
-                    handle = path.open("rb")
+                if handle is None:
+                    handle = _open_if_there(path)
                 while handle is not None and (chunk := handle.read(_CHUNK)):
                     *lines, pending = (pending + chunk).split(b"\n")
                     for raw in lines:
@@ -153,10 +153,6 @@ class LogReader:
                         yield record
                         if _finishes(record, until_job_finished):
                             return
-                if handle is not None and _replaced(handle, path):
-                    handle.close()
-                    handle, pending, number = None, b"", 0
-                    continue
                 if stopping:
                     break
                 time.sleep(poll_s)
@@ -219,23 +215,19 @@ def _log_files(paths: Sequence[Path]) -> list[Path]:
     return list(dict.fromkeys(files))
 
 
+def _open_if_there(path: Path) -> BinaryIO | None:
+    try:
+        return path.open("rb")
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+
+
 def _finishes(record: Mapping[str, Any], job: str | None) -> bool:
     return (
         job is not None
         and record.get("event") == "job.finished"
         and str(record.get("job_id") or "").startswith(job)
     )
-
-
-def _replaced(handle: BinaryIO, path: Path) -> bool:
-    """True if `path` now names another file, or ours shrank below what we read."""
-    try:
-        named = path.stat()
-    except FileNotFoundError:
-        return False  # deleted: the writer may still append to the open file
-    ours = os.fstat(handle.fileno())
-    moved = (named.st_ino, named.st_dev) != (ours.st_ino, ours.st_dev)
-    return moved or named.st_size < handle.tell()
 
 
 def parse_time(text: str, now: datetime, *, flag: str = "--since") -> datetime:
@@ -285,7 +277,7 @@ class LogFilter:
     item: str | None = None
     """A substring of the item's path."""
     level: str | None = None
-    """The least severe level kept, one of `LEVELS`."""
+    """The least severe level kept, one of `LEVELS` in any case."""
     actor: str | None = None
     """The actor role, exactly (`job_manager`, `supervisor`, ...)."""
     event: str | None = None
@@ -296,49 +288,18 @@ class LogFilter:
     """Keep records before this time; naive means UTC."""
 
     def __post_init__(self) -> None:
-        if self.level is not None and self.level not in _RANK:
-            levels = ", ".join(LEVELS)
-            raise ConfigError(f'--level: expected one of {levels}, got "{self.level}"')
         # Frozen, so normalise through object.__setattr__, as dataclasses do.
+        if self.level is not None:
+            if self.level.lower() not in _RANK:
+                levels = ", ".join(LEVELS)
+                raise ConfigError(f'--level: expected one of {levels}, got "{self.level}"')
+            object.__setattr__(self, "level", self.level.lower())
         for name in ("since", "until"):
-            moment = getattr(self, name)
-            if moment is not None:
+            if (moment := getattr(self, name)) is not None:
                 object.__setattr__(self, name, _utc(moment))
         if self.since is not None and self.until is not None and self.until <= self.since:
             message = f"--until: {self.until:%Y-%m-%d %H:%M:%S} UTC is not after --since"
             raise ConfigError(f"{message} {self.since:%Y-%m-%d %H:%M:%S} UTC")
-
-    @classmethod
-    def from_flags(
-        cls,
-        *,
-        job: str | None = None,
-        item: str | None = None,
-        level: str | None = None,
-        actor: str | None = None,
-        event: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        now: datetime | None = None,
-    ) -> LogFilter:
-        """Build a filter from command-line text; empty strings mean no criterion.
-
-        Args:
-            now: what `--since 10m` counts back from; the current time if None.
-
-        Raises:
-            ConfigError: naming the flag whose value is wrong.
-        """
-        now = now or datetime.now(UTC)
-        return cls(
-            job=job or None,
-            item=item or None,
-            level=level.lower() if level else None,
-            actor=actor or None,
-            event=event or None,
-            since=parse_time(since, now, flag="--since") if since else None,
-            until=parse_time(until, now, flag="--until") if until else None,
-        )
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Whether the record meets every criterion."""
@@ -453,8 +414,8 @@ def _readable(record: Mapping[str, Any], moment: datetime | None) -> Text:
     for key, value in record.items():
         if key in _COLUMNS or value is None:
             continue
-        if key == "error" and item and str(value).startswith(item + ": "):
-            value = str(value)[len(item) + 2:]  # the path is on the line already
+        if key == "error" and item:
+            value = _without_path(str(value), [item])
         text.append(f" {_safe(key)}=", style="dim")
         text.append(_value(value), style="red" if key in ("error", "reason") else "")
     if actor := record.get("actor"):

@@ -14,6 +14,7 @@ import pykka
 from pixelmill.actors.base import ActorContext, Role
 from pixelmill.actors.exporter import Exporter
 from pixelmill.actors.job_manager import JobManager
+from pixelmill.actors.journal import order_from_spec
 from pixelmill.actors.monitor import Monitor
 from pixelmill.actors.processor import ProcessorPool
 from pixelmill.actors.resource_manager import ResourceManager
@@ -32,6 +33,7 @@ from pixelmill.messages import (
     GetActor,
     GetBudget,
     GetMetrics,
+    JobStatus,
     Metrics,
     SubmitJob,
     Watch,
@@ -41,6 +43,7 @@ from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
 from pixelmill.runtime.logging import make_logger
 from pixelmill.runtime.relay import HandleTable, Relay
 from pixelmill.runtime.spec import JobSpec, new_job_id
+from pixelmill.store import STORE_FILE, JobRow, JobStore, state_dir
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -91,6 +94,10 @@ class Runtime:
         self._lock = threading.Lock()
         self._closed = False
         memory_mb = config.memory_mb or max(256, psutil.virtual_memory().available // 2**21)
+        self.store_path = (
+            state_dir(config.state_dir) / STORE_FILE if config.journal else None
+        )
+        """The job store this Runtime records its jobs in, or None."""
         factories: dict[str, Any] = {
             Role.RESOURCE_MANAGER: functools.partial(
                 ResourceManager.start, memory_mb=memory_mb, cpu_slots=config.workers
@@ -108,6 +115,7 @@ class Runtime:
                 JobManager.start,
                 window=config.workers * 2,
                 admission_control=config.admission_control,
+                journal=self.store_path,
             ),
         }
         if not config.monitor_enabled:
@@ -164,8 +172,48 @@ class Runtime:
             BusyRuntimeError: still no room after `timeout`.
             ClosedRuntimeError: the runtime was shut down.
         """
-        job_id = new_job_id()
-        order = spec.to_order(job_id=job_id, max_pixels=self.config.max_pixels)
+        order = spec.to_order(job_id=new_job_id(), max_pixels=self.config.max_pixels)
+        return self._start(order, on_event=on_event, timeout=timeout, resume=False)
+
+    def resume(
+        self, job_id: str, *, on_event: Callable[[JobEvent], None] | None = None
+    ) -> JobHandle:
+        """Run an interrupted job again: what it finished is kept, the rest is done.
+
+        Items done, failed or skipped before are not redone; items that were
+        running or cancelled are. The export files are written complete again,
+        from the store and the new results. `job_id` may be a unique prefix.
+
+        Raises:
+            ConfigError: no such job, or it completed, or no job store is kept.
+        """
+        if self.store_path is None:
+            raise ConfigError("journal: resuming needs the job store, which is off")
+        with JobStore(self.store_path, readonly=True) as store:
+            row = store.job(job_id)
+        if row is None:
+            raise ConfigError(f"no job {job_id!r} in {self.store_path}")
+        if row.status == JobStatus.COMPLETED:
+            raise ConfigError(f"job {row.job_id} completed; there is nothing to resume")
+        order = order_from_spec(row.spec, job_id=row.job_id)
+        return self._start(order, on_event=on_event, timeout=None, resume=True)
+
+    def jobs(self, limit: int | None = None) -> list[JobRow]:
+        """Past and present jobs from the store, newest first."""
+        if self.store_path is None or not self.store_path.exists():
+            return []
+        with JobStore(self.store_path, readonly=True) as store:
+            return store.jobs(limit)
+
+    def _start(
+        self,
+        order: JobOrder,
+        *,
+        on_event: Callable[[JobEvent], None] | None,
+        timeout: float | None,
+        resume: bool,
+    ) -> JobHandle:
+        job_id = order.job_id
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -182,7 +230,7 @@ class Runtime:
             _make_dirs(order.output_dir, order.export_dir)
             with _map_actor_errors("submit"):
                 self._actor(Role.JOB_MANAGER).ask(
-                    SubmitJob(order=order, listener=self._relay),
+                    SubmitJob(order=order, listener=self._relay, resume=resume),
                     timeout=self.config.ask_timeout_s,
                 )
         except BaseException:

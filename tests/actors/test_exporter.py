@@ -64,8 +64,11 @@ def test_rows_stream_under_temporary_names_until_the_close_renames_them(
     closed = probe.expect(ExportClosed)
     assert closed.reason is None
     assert sorted(Path(f).name for f in closed.files) == [
-        "results.csv", "results.jsonl", "summary.json",
+        "report.html", "results.csv", "results.jsonl", "summary.json",
     ]
+    report = (tmp_path / "report.html").read_text()
+    assert "input.truncated" in report  # the skipped item's group
+    assert report.count("<svg") >= 2  # histograms of the two done items
     assert not list(tmp_path.glob(".*.partial"))
 
     rows = list(csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text(encoding="utf-8"), newline="")))

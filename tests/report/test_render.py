@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from pixelmill.report import render_report
-from tests.report._page import read_page
+from tests.report._page import PageReader, read_page
 from tests.report._records import (
     HOSTILE_NAME,
     done_record,
@@ -26,6 +26,10 @@ DISTRIBUTION_CHARTS = 3
 
 def render(records: list[dict[str, Any]], export_dir: Path, **options: Any) -> str:
     return render_report(summary_of(records), iter(records), export_dir=export_dir, **options)
+
+
+def image_links(page: PageReader) -> list[str | None]:
+    return [a["href"] for a in page.with_tag("a") if not (a["href"] or "#").startswith("#")]
 
 
 def mixed_job() -> list[dict[str, Any]]:
@@ -162,7 +166,7 @@ def test_outputs_inside_the_export_dir_are_linked_by_relative_path(tmp_path: Pat
     page = read_page(render([done_record(0, outputs=[str(output)])], tmp_path))
 
     assert page.with_tag("img")[0]["src"] == "thumbs/a%20b%231.jpg"
-    assert page.with_tag("a")[0]["href"] == "thumbs/a%20b%231.jpg"
+    assert image_links(page) == ["thumbs/a%20b%231.jpg"]
 
 
 def test_outputs_outside_the_export_dir_are_embedded_as_small_data_uris(tmp_path: Path) -> None:
@@ -176,7 +180,7 @@ def test_outputs_outside_the_export_dir_are_embedded_as_small_data_uris(tmp_path
     src = page.with_tag("img")[0]["src"] or ""
     assert src.startswith("data:image/jpeg;base64,")
     assert len(src) < 20_000
-    assert page.with_tag("a") == []
+    assert image_links(page) == []
 
 
 def test_an_unreadable_output_gets_a_note_instead_of_an_image(tmp_path: Path) -> None:
@@ -232,3 +236,15 @@ def test_malformed_records_are_counted_and_their_bad_parts_left_out(tmp_path: Pa
     assert "No RGB histogram was recorded." in page
     assert "n = 1 · mean 150.0" in page  # only item 3 has a sharpness
     assert "1 item in 1 reason class" in page
+
+
+def test_the_header_links_to_each_section(tmp_path: Path) -> None:
+    page = read_page(render(mixed_job(), tmp_path))
+
+    anchors = [a["href"] for a in page.with_tag("a") if (a["href"] or "").startswith("#")]
+    assert anchors == ["#problems", "#distributions", "#gallery"]
+    assert {attrs.get("id") for _, attrs in page.elements} >= {
+        "problems",
+        "distributions",
+        "gallery",
+    }

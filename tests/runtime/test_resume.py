@@ -1,0 +1,120 @@
+"""The durable store end to end: history, resume after an interruption, no double work."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pixelmill import ConfigError, ItemStatus, JobSpec, JobStatus, Runtime, ops
+from pixelmill.actors.worker import FaultPlan
+from pixelmill.testing import write_sample_set
+
+PIPELINE = [ops.thumbnail(32), ops.save(format="png")]
+
+
+def _spec(inputs: list[Path], out: Path) -> JobSpec:
+    return JobSpec(inputs=inputs, export_dir=out, pipeline=PIPELINE,
+                   analyses=["channel_stats"], name="resumable")
+
+
+def test_a_finished_job_is_listed_with_its_counts(tmp_path: Path) -> None:
+    inputs = write_sample_set(tmp_path / "in", 3, seed=1, broken=1)
+    with Runtime(workers=1, state_dir=tmp_path / "state") as runtime:
+        result = runtime.submit(_spec(inputs, tmp_path / "out")).wait(timeout=60)
+        (row,) = runtime.jobs()
+    assert (row.job_id, row.name, row.status) == (result.job_id, "resumable", "completed")
+    assert row.counts == {"total": 4, "done": 3, "failed": 0, "skipped": 1, "cancelled": 0}
+
+
+def test_a_cancelled_job_resumes_without_redoing_what_it_finished(tmp_path: Path) -> None:
+    inputs = write_sample_set(tmp_path / "in", 12, seed=2)
+    out = tmp_path / "out"
+    state = tmp_path / "state"
+    # The first run hangs on some later items and is cancelled once others are done.
+    seed = next(
+        seed for seed in range(10_000)
+        if not any(FaultPlan(hang_rate=0.5, seed=seed).draw(p, 1) for p in inputs[:4])
+        and all(FaultPlan(hang_rate=0.5, seed=seed).draw(p, 1) for p in inputs[6:8])
+    )
+    with Runtime(workers=2, state_dir=state, faults=FaultPlan(hang_rate=0.5, seed=seed),
+                 item_timeout_s=60) as runtime:
+        handle = runtime.submit(_spec(inputs, out))
+        while handle.progress().counts.done < 3:
+            time.sleep(0.02)
+        handle.cancel(abandon=True)
+        first = handle.wait(timeout=30)
+    assert first.status is JobStatus.CANCELLED
+    done_first = {
+        item["path"]: os.stat(item["outputs"][0]).st_mtime_ns
+        for item in json.loads((out / "summary.json").read_text())["items"]
+        if item["status"] == "done"
+    }
+    assert len(done_first) == first.counts.done >= 3
+
+    with Runtime(workers=2, state_dir=state) as runtime:
+        second = runtime.resume(first.job_id[:6]).wait(timeout=60)
+    assert second.job_id == first.job_id
+    assert second.status is JobStatus.COMPLETED
+    assert second.counts.done == 12
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["done"] == 12
+    assert sorted(item["index"] for item in summary["items"]) == list(range(12))
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 12
+    for path, mtime in done_first.items():
+        (record,) = [r for r in records if r["path"] == path]
+        assert os.stat(record["outputs"][0]).st_mtime_ns == mtime, "done items are not redone"
+
+
+def test_resuming_a_completed_or_unknown_job_is_refused(tmp_path: Path) -> None:
+    inputs = write_sample_set(tmp_path / "in", 1)
+    with Runtime(workers=1, state_dir=tmp_path / "state") as runtime:
+        result = runtime.submit(_spec(inputs, tmp_path / "out")).wait(timeout=60)
+        with pytest.raises(ConfigError, match="completed"):
+            runtime.resume(result.job_id)
+        with pytest.raises(ConfigError, match="no job"):
+            runtime.resume("feedface")
+
+
+_KILLED_RUN = """
+import sys, time
+from pixelmill import JobSpec, Runtime, ops
+inputs, out, state = sys.argv[1], sys.argv[2], sys.argv[3]
+runtime = Runtime(workers=1, state_dir=state)
+handle = runtime.submit(JobSpec(inputs=[inputs], export_dir=out,
+                        pipeline=[ops.thumbnail(32), ops.save(format="png")]))
+print(handle.job_id, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_job_killed_with_sigkill_resumes_to_a_complete_export(tmp_path: Path) -> None:
+    inputs = write_sample_set(tmp_path / "in", 40, seed=3)
+    out, state = tmp_path / "out", tmp_path / "state"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_RUN, str(tmp_path / "in"), str(out), str(state)],
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    assert child.stdout is not None
+    job_id = child.stdout.readline().strip()
+    deadline = time.monotonic() + 30
+    while len(list(out.glob("*.png"))) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait(timeout=10)
+    child.stdout.close()
+    assert not (out / "summary.json").exists(), "a killed job leaves no final export"
+
+    with Runtime(workers=2, state_dir=state) as runtime:
+        result = runtime.resume(job_id).wait(timeout=60)
+    assert result.counts.done == 40
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["index"] for r in records) == list(range(40))
+    assert {r["status"] for r in records} == {ItemStatus.DONE}
