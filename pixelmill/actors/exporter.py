@@ -144,6 +144,8 @@ class Exporter(Actor):
         if not resume:
             writer.writeheader()
         jsonl_file = (directory / f".{RESULTS_JSONL}.partial").open(mode, encoding="utf-8")
+        if message.charts:
+            (directory / "charts").mkdir(exist_ok=True)
         self._exports[message.job_id] = _Export(
             directory=directory,
             analyses=message.analyses,

@@ -187,6 +187,7 @@ class JobManager(Actor):
                 export_dir=order.export_dir,
                 analyses=order.pipeline.analyses,
                 resume=resume,
+                charts=order.charts,
                 reply_to=self.actor_ref,
             ),
         )

@@ -33,6 +33,7 @@ def order_to_spec(order: JobOrder) -> dict[str, Any]:
         "export_dir": str(order.export_dir),
         "priority": order.priority.name.lower(),
         "exclude_dirs": [str(path) for path in order.exclude_dirs],
+        "charts": order.charts,
     }
 
 
@@ -52,6 +53,7 @@ def order_from_spec(spec: dict[str, Any], *, job_id: str) -> JobOrder:
         export_dir=Path(spec["export_dir"]),
         priority=Priority[spec["priority"].upper()],
         exclude_dirs=tuple(Path(path) for path in spec["exclude_dirs"]),
+        charts=bool(spec.get("charts", False)),
     )
 
 

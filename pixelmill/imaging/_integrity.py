@@ -106,14 +106,16 @@ def _check_jpeg_size(path: Path, fd: int, size: tuple[int, int]) -> None:
 def _check_jpeg_scans(path: Path, fd: int) -> None:
     # Entropy-coded data escapes every 0xFF byte, so FF DA is always a marker
     # (an embedded EXIF thumbnail's scans count too: harmless at this limit).
-    scans, offset, carry = 0, 0, b""
+    # One buffer, read into: no new bytes object per block.
+    buffer = bytearray(_READ_SIZE)
+    scans, offset, last = 0, 0, 0
     while scans <= MAX_JPEG_SCANS:
-        block = os.pread(fd, _READ_SIZE, offset)
-        if not block:
+        size = os.preadv(fd, [buffer], offset)
+        if not size:
             return
-        data = carry + block
-        scans += data.count(b"\xff\xda")
-        carry, offset = data[-1:], offset + len(block)
+        block = buffer if size == _READ_SIZE else buffer[:size]
+        scans += block.count(b"\xff\xda") + (last == 0xFF and block[0] == 0xDA)
+        last, offset = block[-1], offset + size
     raise UnsupportedImageError(
         f"{path}: a progressive JPEG of more than {MAX_JPEG_SCANS} scans "
         "(encoders write about ten): refused, as decoding it takes a pass over "

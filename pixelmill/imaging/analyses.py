@@ -77,11 +77,12 @@ def _histogram_stats(counts: list[int]) -> dict[str, float | int]:
 
 
 def _rgb_histogram(image: Image.Image, params: Params, ctx: ItemContext) -> dict[str, Any]:
-    return dict(zip(_CHANNELS, _channel_histograms(image), strict=True))
+    histograms = ctx.derived("channel_histograms", image, _channel_histograms)
+    return dict(zip(_CHANNELS, (list(counts) for counts in histograms), strict=True))
 
 
 def _channel_stats(image: Image.Image, params: Params, ctx: ItemContext) -> dict[str, Any]:
-    histograms = _channel_histograms(image)
+    histograms = ctx.derived("channel_histograms", image, _channel_histograms)
     return {
         name: _histogram_stats(counts) for name, counts in zip(_CHANNELS, histograms, strict=True)
     }

@@ -37,6 +37,7 @@ __all__ = [
     "validate_step",
 ]
 
+_T = TypeVar("_T")
 StepKind: TypeAlias = Literal["op", "analysis"]
 Scalar: TypeAlias = str | int | float | bool | None
 
@@ -111,6 +112,25 @@ class ItemContext:
     source pixels (`crop`) divides them by it."""
     outputs: list[str] = field(default_factory=list)
     """Paths written so far, appended by the ops that write."""
+    memo: dict[str, tuple[Image.Image, Any]] = field(default_factory=dict, repr=False)
+    """Small values derived from an image, by name, with the image they came
+    from: see `derived`."""
+
+    def derived(self, name: str, image: Image.Image, compute: Callable[[Image.Image], _T]) -> _T:
+        """`compute(image)`, computed once per item for this very image object.
+
+        For analyses that share a measurement (two of them need the same
+        histograms): steps never mutate an image, so what was derived from
+        it stays true while it is the same object. Keep values small: the
+        entry holds them, and the image, until the item ends.
+        """
+        entry = self.memo.get(name)
+        if entry is not None and entry[0] is image:
+            value: _T = entry[1]
+            return value
+        value = compute(image)
+        self.memo[name] = (image, value)
+        return value
 
 
 Apply: TypeAlias = Callable[[Image.Image, Mapping[str, Any], ItemContext], Image.Image]

@@ -79,6 +79,8 @@ class JobOrder:
     priority: Priority = Priority.NORMAL
     exclude_dirs: tuple[Path, ...] = ()
     """Directories never walked for inputs (the job's own output and export dirs)."""
+    charts: bool = False
+    """Also draw each done item's RGB histogram as a PNG in the export dir."""
 
 
 @message

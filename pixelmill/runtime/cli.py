@@ -1,35 +1,35 @@
-"""The `pixelmill` command line: `run`, `demo`.
+"""The `pixelmill` command line: run, demo, resume, jobs, config, logs.
 
 Exit codes: 0 every item done; 1 some items failed or were skipped; 2 a usage
-or configuration error (one line naming the flag); 3 the job was aborted;
-130 interrupted.
+or configuration error (one line naming the flag or key); 3 the job was
+aborted; 130 interrupted or cancelled.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pixelmill.errors import ConfigError, PixelmillError
-from pixelmill.imaging import ops
-from pixelmill.messages import JobStatus
-from pixelmill.runtime.config import RuntimeConfig
-from pixelmill.runtime.progress import Interrupts, follow_job, print_result
-from pixelmill.runtime.runtime import Runtime
-from pixelmill.runtime.spec import JobSpec
+from pixelmill.runtime.cli_jobs import config_command, jobs_command
+from pixelmill.runtime.cli_logs import add_logs_parser, logs_command
+from pixelmill.runtime.cli_run import (
+    DEFAULT_ANALYSES,
+    EXIT_ABORTED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    resume_command,
+    run_command,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pixelmill.runtime.handle import JobResult
-
 __all__ = ["main"]
-
-DEFAULT_ANALYSES = "rgb_histogram,channel_stats,luminance,sharpness,metadata"
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _positive_int(text: str) -> int:
@@ -51,90 +51,100 @@ def _quality(text: str) -> int:
     return value
 
 
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        msg = f"expected a number of days >= 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _common(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--config", type=Path, metavar="FILE",
+                         help="configuration file (default: ./pixelmill.toml if present)")
+    command.add_argument("--state", type=Path, metavar="DIR",
+                         help="job store dir (default: $PIXELMILL_STATE, else the XDG data dir)")
+
+
+def _output_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--log", type=Path, metavar="FILE",
+                         help="JSON-lines log file (default: DIR/logs/run-TIME.jsonl)")
+    command.add_argument("--quiet", action="store_true", help="print only errors")
+    command.add_argument("--json", action="store_true",
+                         help="print one JSON event per line, for scripts")
+    command.add_argument("--workers", type=_positive_int, metavar="N",
+                         help="worker processes (default: one per core)")
+
+
+def _run_options(command: argparse.ArgumentParser) -> None:
+    _common(command)
+    _output_options(command)
+    command.add_argument("--thumbnail", type=_positive_int, metavar="PX",
+                         help="shrink each image to fit PX x PX")
+    command.add_argument("--analyses", metavar="A,B,C",
+                         help=f"analyses to run (default: {','.join(DEFAULT_ANALYSES)}); "
+                              "'' for none")
+    command.add_argument("--format", choices=("jpeg", "png", "webp"),
+                         help="output format (default: jpeg)")
+    command.add_argument("--quality", type=_quality, metavar="Q",
+                         help="JPEG/WebP quality, 1-100 (default: 85)")
+    command.add_argument("--priority", choices=("urgent", "high", "normal", "low"),
+                         default="normal")
+    command.add_argument("--name", help="a name for the job")
+    command.add_argument("--charts", action="store_true",
+                         help="also write one RGB histogram PNG per image under DIR/charts")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pixelmill", description="Batch image jobs: transform, analyse, export."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a job over files, directories or globs")
-    run.add_argument("inputs", nargs="+", metavar="INPUT", help="files, directories, globs")
-    run.add_argument("--out", required=True, type=Path, metavar="DIR",
-                     help="where outputs and export files go")
-    _add_run_options(run)
+    run = commands.add_parser("run", help="run a job over files, directories, globs or a job file")
+    run.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="files, directories, globs, or one job.toml")
+    run.add_argument("--out", type=Path, metavar="DIR",
+                     help="where outputs and export files go ([export] dir in the config)")
+    _run_options(run)
 
     demo = commands.add_parser("demo", help="generate sample images and run a job on them")
     demo.add_argument("--out", type=Path, default=Path("pixelmill-demo"), metavar="DIR",
                       help="where samples, outputs and export go (default: ./pixelmill-demo)")
     demo.add_argument("--count", type=_positive_int, default=24, metavar="N",
                       help="sample images to generate (default: 24, plus 3 broken files)")
-    _add_run_options(demo)
+    _run_options(demo)
+
+    resume = commands.add_parser("resume", help="finish an interrupted job")
+    resume.add_argument("job_id", metavar="JOB_ID", help="the job's id, or a unique prefix")
+    _common(resume)
+    _output_options(resume)
+
+    jobs = commands.add_parser("jobs", help="list past jobs; show one; prune old ones")
+    jobs_actions = jobs.add_subparsers(dest="action", metavar="ACTION")
+    show = jobs_actions.add_parser("show", help="one job's items by status, with reasons")
+    show.add_argument("job_id", metavar="JOB_ID")
+    show.add_argument("--json", action="store_true")
+    _common(show)
+    prune = jobs_actions.add_parser("prune", help="forget finished jobs older than DAYS")
+    prune.add_argument("--older-than", type=_days, required=True, metavar="DAYS")
+    _common(prune)
+    jobs.add_argument("--json", action="store_true", help="one JSON object per job")
+    jobs.add_argument("--limit", type=_positive_int, metavar="N")
+    _common(jobs)
+
+    config = commands.add_parser("config", help="show or migrate configuration")
+    config_actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    migrate = config_actions.add_parser("migrate", help="print FILE in the current format")
+    migrate.add_argument("file", type=Path, metavar="FILE")
+    show_config = config_actions.add_parser("show", help="print the effective configuration")
+    show_config.add_argument("--config", type=Path, metavar="FILE")
+
+    add_logs_parser(commands)
     return parser
-
-
-def _add_run_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--workers", type=_positive_int, metavar="N",
-                         help="worker processes (default: one per core)")
-    command.add_argument("--thumbnail", type=_positive_int, metavar="PX",
-                         help="shrink each image to fit PX x PX")
-    command.add_argument("--analyses", default=DEFAULT_ANALYSES, metavar="A,B,C",
-                         help=f"analyses to run (default: {DEFAULT_ANALYSES}); '' for none")
-    command.add_argument("--format", choices=("jpeg", "png", "webp"), default="jpeg",
-                         help="output format (default: jpeg)")
-    command.add_argument("--quality", type=_quality, default=85, metavar="Q",
-                         help="JPEG/WebP quality, 1-100 (default: 85)")
-    command.add_argument("--priority", choices=("urgent", "high", "normal", "low"),
-                         default="normal")
-    command.add_argument("--name", help="a name for the job")
-    command.add_argument("--log", type=Path, metavar="FILE",
-                         help="JSON-lines log file (default: DIR/logs/run-TIME.jsonl)")
-    command.add_argument("--quiet", action="store_true", help="print only errors")
-
-
-def _spec(args: argparse.Namespace, inputs: Sequence[str], out: Path) -> JobSpec:
-    pipeline = []
-    if args.thumbnail:
-        pipeline.append(ops.thumbnail(args.thumbnail))
-    pipeline.append(ops.save(format=args.format, quality=args.quality))
-    analyses = [name.strip() for name in args.analyses.split(",") if name.strip()]
-    return JobSpec(
-        inputs=list(inputs),
-        export_dir=out,
-        pipeline=pipeline,
-        analyses=analyses,
-        priority=args.priority,
-        name=args.name,
-    )
-
-
-def _run(args: argparse.Namespace, inputs: Sequence[str], out: Path) -> int:
-    out = out.absolute()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out: cannot use {out} as the output directory: {exc.strerror}") from exc
-    log_file = args.log or out / "logs" / time.strftime("run-%Y%m%d-%H%M%S.jsonl")
-    config = RuntimeConfig(log_file=log_file, log_console=not args.quiet)
-    if args.workers:
-        config = config.replace(workers=args.workers)
-    spec = _spec(args, inputs, out)
-    with Interrupts() as interrupts:
-        runtime = Runtime(config)
-        try:
-            result = follow_job(runtime.submit(spec), quiet=args.quiet, interrupts=interrupts)
-        finally:
-            runtime.shutdown()
-    if not args.quiet:
-        print_result(result, out=out, log_file=log_file)
-    return _exit_code(result)
-
-
-def _exit_code(result: JobResult) -> int:
-    if result.status is JobStatus.ABORTED:
-        return EXIT_ABORTED
-    if result.status is JobStatus.CANCELLED:
-        return EXIT_INTERRUPTED
-    return EXIT_OK if result.counts.done == result.counts.total else EXIT_PARTIAL
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -142,15 +152,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "demo":
-            from pixelmill.runtime.demo import prepare_demo
+        match args.command:
+            case "demo":
+                from pixelmill.runtime.demo import prepare_demo
 
-            inputs, out = prepare_demo(args.out, count=args.count)
-            code = _run(args, inputs, out)
-            # The samples include broken files on purpose: a demo that shows
-            # them skipped has succeeded.
-            return EXIT_OK if code == EXIT_PARTIAL else code
-        return _run(args, args.inputs, args.out)
+                inputs, out = prepare_demo(args.out, count=args.count)
+                args.out = out
+                code = run_command(args, inputs)
+                # The samples include broken files on purpose: a demo that
+                # shows them skipped has succeeded.
+                return EXIT_OK if code == EXIT_PARTIAL else code
+            case "run":
+                return run_command(args)
+            case "resume":
+                return resume_command(args)
+            case "jobs":
+                return jobs_command(args)
+            case "config":
+                return config_command(args)
+            case _:
+                return logs_command(args)
     except ConfigError as exc:
         parser.exit(EXIT_USAGE, f"pixelmill: error: {exc}\n")
     except PixelmillError as exc:

@@ -182,6 +182,11 @@ class JobHandle:
             if isinstance(event, JobFinished):
                 return
 
+    def has_events(self) -> bool:
+        """True when `events()` would yield at once."""
+        with self._changed:
+            return bool(self._events)
+
     def _deliver(self, event: Any) -> None:
         """Called by the runtime's relay thread for each event of this job."""
         with self._changed:

@@ -103,10 +103,9 @@ class LogReader:
 
     def _read(self, files: list[Path]) -> Iterator[LogRecord]:
         for path in files:
-            try:
-                handle = path.open("rb")
-            except OSError as exc:
-                raise ConfigError(f"{path}: cannot read the log: {exc.strerror}") from exc
+            handle = _open(path)
+            if handle is None:
+                raise ConfigError(f"{path}: no such log file or directory")
             with handle:
                 for number, raw in enumerate(handle, 1):
                     record = self._parse(raw, path, number)
@@ -142,7 +141,7 @@ class LogReader:
             while True:
                 stopping = stop is not None and stop()
                 if handle is None:
-                    handle = _open_if_there(path)
+                    handle = _open(path)
                 while handle is not None and (chunk := handle.read(_CHUNK)):
                     *lines, pending = (pending + chunk).split(b"\n")
                     for raw in lines:
@@ -170,7 +169,7 @@ class LogReader:
         try:
             text = line.decode("utf-8")
             fields = json.loads(text)
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
+        except (ValueError, RecursionError):  # bad JSON or UTF-8; absurdly deep nesting
             fields = None
         if isinstance(fields, dict):
             return LogRecord(fields, text)
@@ -215,11 +214,14 @@ def _log_files(paths: Sequence[Path]) -> list[Path]:
     return list(dict.fromkeys(files))
 
 
-def _open_if_there(path: Path) -> BinaryIO | None:
+def _open(path: Path) -> BinaryIO | None:
+    """Open a log to read; None if it does not exist (yet)."""
     try:
         return path.open("rb")
-    except (FileNotFoundError, IsADirectoryError):
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the log: {exc.strerror}") from exc
 
 
 def _finishes(record: Mapping[str, Any], job: str | None) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
 import sys
 import threading
+import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +21,13 @@ from rich.table import Table
 from pixelmill.messages import ItemStatus
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
+    from pixelmill.messages import JobProgress
     from pixelmill.runtime.handle import JobHandle, JobResult
 
-__all__ = ["Interrupts", "follow_job", "print_result"]
+__all__ = ["Interrupts", "event_data", "follow_job", "print_result"]
 
 
 class Interrupts:
@@ -37,6 +41,8 @@ class Interrupts:
 
     def __init__(self) -> None:
         self.presses = 0
+        self.acted = False
+        """Set once the first press has been acted on (the job cancelled)."""
         self._previous: Any = None
 
     def __enter__(self) -> Interrupts:
@@ -59,12 +65,24 @@ class Interrupts:
             os._exit(130)
 
 
-def follow_job(handle: JobHandle, *, quiet: bool, interrupts: Interrupts) -> JobResult:
-    """Wait for the job, with a live bar on a terminal; the first Ctrl-C cancels it.
+def follow_job(
+    handle: JobHandle,
+    *,
+    quiet: bool,
+    interrupts: Interrupts,
+    as_json: bool = False,
+    memory_mb: Callable[[], float | None] | None = None,
+) -> JobResult:
+    """Wait for the job while showing its progress; the first Ctrl-C cancels it.
 
-    Cancelling lets running items finish, marks the rest `cancelled`, and
-    still writes the export.
+    On a terminal: a live bar (done/not done/total, rate, ETA, memory). Not
+    on a terminal (CI, pipes, log files): one plain line every few seconds.
+    With `as_json`: one JSON object per event on stdout. With `quiet`:
+    nothing. Cancelling lets running items finish, marks the rest
+    `cancelled`, and still writes the export.
     """
+    if as_json:
+        return _follow_json(handle, interrupts)
     show_bar = not quiet and sys.stderr.isatty()
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -72,27 +90,69 @@ def follow_job(handle: JobHandle, *, quiet: bool, interrupts: Interrupts) -> Job
         MofNCompleteColumn(),
         TextColumn("{task.fields[failed]} not done"),
         TimeRemainingColumn(),
+        TextColumn("{task.fields[memory]}"),
     )
+    last_line = time.monotonic()
     with Progress(*columns, console=Console(stderr=True), transient=True,
                   disable=not show_bar) as bar:
-        task = bar.add_task(handle.name, total=None, failed=0)
-        cancelled = False
+        task = bar.add_task(handle.name, total=None, failed=0, memory="")
         while True:
             with contextlib.suppress(TimeoutError):
                 return handle.wait(timeout=0.2)
-            if interrupts.presses and not cancelled:
-                cancelled = True
-                bar.console.print("pixelmill: cancelling: running items finish; "
-                                  "Ctrl-C again to stop now")
-                handle.cancel()
+            _cancel_on_interrupt(handle, interrupts, bar.console)
             progress = handle.progress()
             counts = progress.counts
+            rss = memory_mb() if memory_mb is not None else None
             bar.update(
                 task,
                 completed=counts.finished,
                 total=counts.total if progress.expanded else None,
                 failed=counts.failed + counts.skipped,
+                memory=f"{rss:.0f} MiB" if rss else "",
             )
+            if not quiet and not show_bar and time.monotonic() - last_line >= _PLAIN_EVERY_S:
+                last_line = time.monotonic()
+                print(_plain_line(progress, rss), file=sys.stderr, flush=True)
+
+
+_PLAIN_EVERY_S = 5.0
+
+
+def _plain_line(progress: JobProgress, rss: float | None) -> str:
+    counts = progress.counts
+    rate = counts.finished / progress.elapsed_s if progress.elapsed_s > 0 else 0.0
+    total = str(counts.total) if progress.expanded else f"{counts.total}+"
+    eta = ""
+    if progress.expanded and rate > 0:
+        eta = f", ETA {(counts.total - counts.finished) / rate:.0f} s"
+    memory = f", {rss:.0f} MiB" if rss else ""
+    return (f"pixelmill: {progress.job_id}: {counts.finished}/{total} finished "
+            f"({counts.done} done, {counts.failed + counts.skipped} not done), "
+            f"{rate:.1f} items/s{eta}{memory}")
+
+
+def _cancel_on_interrupt(handle: JobHandle, interrupts: Interrupts, console: Console) -> None:
+    if interrupts.presses and not interrupts.acted:
+        interrupts.acted = True
+        console.print("pixelmill: cancelling: running items finish; Ctrl-C again to stop now")
+        handle.cancel()
+
+
+def _follow_json(handle: JobHandle, interrupts: Interrupts) -> JobResult:
+    console = Console(stderr=True)
+    while not handle.done() or handle.has_events():
+        with contextlib.suppress(TimeoutError):
+            for event in handle.events(timeout=0.2):
+                print(json.dumps(event_data(event), default=str), flush=True)
+                _cancel_on_interrupt(handle, interrupts, console)
+        _cancel_on_interrupt(handle, interrupts, console)
+    return handle.wait()
+
+
+def event_data(event: object) -> dict[str, Any]:
+    """An event as a JSON-ready dict, its kind under `type` (`ItemFinished`, ...)."""
+    data = dataclasses.asdict(event)  # type: ignore[call-overload]
+    return {"type": type(event).__name__, **data}
 
 
 def print_result(result: JobResult, *, out: Path, log_file: Path) -> None:

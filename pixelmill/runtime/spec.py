@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,8 @@ class JobSpec:
     """Where `save` steps write; defaults to `export_dir`."""
     priority: Priority | str = Priority.NORMAL
     name: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    """Reserved for host-defined labels; carried into nothing yet."""
+    charts: bool = False
+    """Also draw each image's RGB histogram as a PNG under `export_dir/charts/`."""
 
     def to_order(self, *, job_id: str, max_pixels: int) -> JobOrder:
         """Validate everything and build the order the JobManager runs."""
@@ -76,6 +76,7 @@ class JobSpec:
             export_dir=export_dir,
             priority=_priority(self.priority),
             exclude_dirs=tuple(d for d in (output_dir, export_dir) if d is not None),
+            charts=self.charts,
         )
 
 

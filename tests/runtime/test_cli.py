@@ -73,7 +73,7 @@ def test_an_unknown_analysis_exits_2_naming_it(
 
 
 def test_exit_codes_follow_how_the_job_ended() -> None:
-    from pixelmill.runtime.cli import _exit_code
+    from pixelmill.runtime.cli_run import exit_code as _exit_code
 
     def result(status: JobStatus, **counts: int) -> JobResult:
         return JobResult(job_id="j", name="j", status=status, counts=JobCounts(**counts),
