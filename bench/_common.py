@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import statistics
 import threading
 from collections.abc import Callable, Iterable, Sequence

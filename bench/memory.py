@@ -119,7 +119,7 @@ def _generate(kind: str, directory: Path, count: int) -> list[Path]:
         console.print(f"generating {len(missing)} {kind} images in {directory} …", style="dim")
         # In a pool: faster, and keeps this process's heap out of what is measured.
         with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
-            list(pool.map(writer, *zip(*missing), chunksize=1 if kind == "big" else 64))
+            list(pool.map(writer, *zip(*missing, strict=False), chunksize=1 if kind == "big" else 64))
     return paths
 
 

@@ -2,38 +2,32 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import time
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.actors._inputs import expand_inputs
 from pixelmill.actors.journal import Journal
+from pixelmill.actors._job_ending import JobEnding
 from pixelmill.actors._job_state import Item, Job, RetryDue
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.errors import PixelmillError
 from pixelmill.imaging.pipeline import OutputTarget, estimate_memory_mb
 from pixelmill.imaging.safe_open import probe
 from pixelmill.messages import (
-    AbandonJob,
     AbortJob,
     CancelJob,
-    CloseExport,
     DecideRecovery,
     Degrade,
     ExportClosed,
     ExportFailed,
-    ExportItem,
     ExportRecords,
     Fail,
     GetProgress,
     ItemDone,
     ItemFailed,
-    ItemFinished,
     ItemStatus,
     JobAccepted,
-    JobFinished,
-    JobProgress,
     JobStatus,
     LeaseGranted,
     OpenExport,
@@ -51,8 +45,6 @@ from pixelmill.messages import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pixelmill.imaging.pipeline import ItemResult
-
 __all__ = ["JobManager"]
 
 _FLUSH_EVERY_S = 1.0
@@ -66,7 +58,7 @@ class _Flush:
     __slots__ = ()
 
 
-class JobManager(Actor):
+class JobManager(JobEnding, Actor):
     """Runs jobs: expands inputs lazily, leases, dispatches, records each outcome.
 
     Across jobs, work goes to the most urgent job first and FIFO among equals.
@@ -133,7 +125,9 @@ class JobManager(Actor):
             case CancelJob(job_id=job_id, abandon=abandon):
                 job = self._jobs.get(job_id)
                 if job is not None:
-                    self._stop_job(job, JobStatus.CANCELLED, "job.cancelled", "cancelled by the host")
+                    self._stop_job(
+                        job, JobStatus.CANCELLED, "job.cancelled", "cancelled by the host"
+                    )
                     if abandon:
                         self._abandon(job)
             case GetProgress(job_id=job_id, reply_to=reply_to):
@@ -363,114 +357,6 @@ class JobManager(Actor):
                 job.ready.appendleft(item)
             else:
                 self._finish_stopped(job, item)
-
-    def _stop_job(self, job: Job, status: JobStatus, reason: str, message: str) -> None:
-        """Stop dispatching; what has not started ends now, what runs may finish."""
-        if job.stopping is not None or job.closing:
-            return
-        job.stopping, job.reason, job.message = status, reason, message
-        self.actor_log.warning("job.stopping", job_id=job.job_id, status=status, reason=reason)
-        for item in [*job.waiting.values(), *job.ready, *job.retrying.values()]:
-            self._release(job, item)
-            self._finish_stopped(job, item)
-        job.waiting.clear()
-        job.ready.clear()
-        job.retrying.clear()
-        while (item := self._next_item(job)) is not None:
-            self._finish_stopped(job, item)
-
-    def _abandon(self, job: Job) -> None:
-        """Settle the running items as cancelled now; their results will be stale."""
-        self.send(Role.PROCESSOR_POOL, AbandonJob(job_id=job.job_id))
-        for item in list(job.running.values()):
-            del job.running[item.index]
-            self._release(job, item)
-            self._finish_stopped(job, item)
-
-    def _finish_stopped(self, job: Job, item: Item) -> None:
-        status = ItemStatus.CANCELLED if job.stopping is JobStatus.CANCELLED else ItemStatus.SKIPPED
-        text = f"not run: the job was {job.stopping}"
-        self._finish_item(job, item, status, reason=job.reason, message=text)
-
-    def _finish_item(
-        self,
-        job: Job,
-        item: Item,
-        status: ItemStatus,
-        *,
-        reason: str | None = None,
-        message: str | None = None,
-        result: ItemResult | None = None,
-    ) -> None:
-        job.counts[status] = job.counts.get(status, 0) + 1
-        duration_ms = (time.monotonic() - item.started) * 1000 if item.started else 0.0
-        finished = ItemFinished(
-            job_id=job.job_id,
-            index=item.index,
-            path=str(item.input.path),
-            status=status,
-            reason=reason,
-            message=message,
-            attempts=item.attempt if item.started or status is not ItemStatus.CANCELLED else 0,
-            result=result,
-            duration_ms=result.total_ms if result is not None else duration_ms,
-        )
-        if status is ItemStatus.DONE:
-            self.actor_log.info(
-                "item.done", job_id=job.job_id, item=finished.path, attempt=item.attempt,
-                duration_ms=round(finished.duration_ms, 1),
-            )
-        self._journal.item_finished(finished)
-        self.send(Role.EXPORTER, ExportItem(item=finished))
-        if job.listener is not None:
-            self.reply(job.listener, finished)
-            self.reply(job.listener, self._progress(job))
-
-    def _progress(self, job: Job) -> JobProgress:
-        return JobProgress(
-            job_id=job.job_id,
-            status=job.stopping if job.stopping and job.idle() else JobStatus.RUNNING,
-            counts=job.job_counts(),
-            expanded=job.expanded,
-            running=len(job.running),
-            elapsed_s=time.monotonic() - job.started,
-        )
-
-    def _close(self, job: Job) -> None:
-        job.closing = True
-        job.summary = JobFinished(
-            job_id=job.job_id,
-            name=job.order.name,
-            status=job.stopping or JobStatus.COMPLETED,
-            counts=job.job_counts(),
-            reason=job.reason if job.stopping else None,
-            message=job.message if job.stopping else None,
-            started_at=job.started_wall,
-            duration_s=time.monotonic() - job.started,
-        )
-        self.send(Role.EXPORTER, CloseExport(summary=job.summary, reply_to=self.actor_ref))
-
-    def _export_closed(self, closed: ExportClosed) -> None:
-        job = self._jobs.pop(closed.job_id, None)
-        if job is None or job.summary is None:
-            return
-        summary = job.summary
-        if closed.reason is not None:
-            summary = dataclasses.replace(
-                summary, status=JobStatus.ABORTED, reason=closed.reason, message=closed.message
-            )
-        summary = dataclasses.replace(summary, export_files=closed.files)
-        self._journal.job_finished(summary)
-        self.actor_log.info(
-            "job.finished",
-            job_id=job.job_id,
-            status=summary.status.value,
-            reason=summary.reason,
-            duration_ms=round(summary.duration_s * 1000, 1),
-            **summary.counts.as_dict(),
-        )
-        if job.listener is not None:
-            self.reply(job.listener, summary)
 
     def _replay_more(self, job: Job) -> None:
         """Send the next batch of an earlier run's records to the Exporter."""

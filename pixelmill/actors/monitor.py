@@ -133,7 +133,7 @@ class Monitor(Actor):
             log = self.actor_log.info if event.name == "cpu" else self.actor_log.warning
             log(
                 "threshold.crossed" if isinstance(event, ThresholdCrossed) else "threshold.cleared",
-                name=event.name, value=round(event.value, 1), level=event.level,
+                name=event.name, value=round(event.value, 1), threshold=event.level,
             )
             if event.name == "memory":
                 self.send(Role.RESOURCE_MANAGER, event)

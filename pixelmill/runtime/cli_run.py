@@ -45,14 +45,21 @@ def _out_dir(args: argparse.Namespace, settings: Settings, fallback: Path | None
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"--out: cannot use {out} as the output directory: {exc.strerror}") from exc
+        raise ConfigError(
+            f"--out: cannot use {out} as the output directory: {exc.strerror}"
+        ) from exc
     return out
 
 
 def _config(args: argparse.Namespace, settings: Settings, out: Path) -> RuntimeConfig:
     config = settings.runtime
-    log_file = args.log or config.log_file or out / "logs" / time.strftime("run-%Y%m%d-%H%M%S.jsonl")
-    changes: dict[str, object] = {"log_file": log_file, "log_console": not (args.quiet or args.json)}
+    log_file = (
+        args.log or config.log_file or out / "logs" / time.strftime("run-%Y%m%d-%H%M%S.jsonl")
+    )
+    changes: dict[str, object] = {
+        "log_file": log_file,
+        "log_console": not (args.quiet or args.json),
+    }
     if args.workers:
         changes["workers"] = args.workers
     if args.state:

@@ -132,7 +132,8 @@ class LogReader:
             stop: called between polls; once it returns true, what is in the
                 file by then is read and the stream ends.
             until_job_finished: a job id, or a prefix of one; the stream ends
-                after that job's `job.finished` record.
+                after that job's `job.finished` record (checked before any
+                filter, and `""` means whichever job finishes first).
         """
         handle: BinaryIO | None = None
         pending = b""

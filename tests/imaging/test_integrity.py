@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from pixelmill import errors
+from pixelmill.imaging import _integrity as integrity
 from pixelmill.imaging._integrity import MAX_JPEG_SCANS, check_integrity
 from pixelmill.imaging.safe_open import open_image
 from pixelmill.testing_images import (
@@ -92,3 +93,17 @@ def test_flat_real_jpegs_stay_well_above_the_size_floor(tmp_path: Path) -> None:
     Image.new("RGB", (1024, 1024), 0).save(colour, quality=1, progressive=True)
     _check(grey)
     _check(colour)
+
+
+@pytest.mark.parametrize("read_size", [2, 7, 64])
+def test_scans_are_counted_across_read_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_size: int
+) -> None:
+    # Small reads split FF DA markers between blocks at every offset parity.
+    monkeypatch.setattr(integrity, "_READ_SIZE", read_size)
+    path = tmp_path / "p.jpg"
+    path.write_bytes(progressive_jpeg_with_scans(MAX_JPEG_SCANS))
+    _check(path)
+    path.write_bytes(progressive_jpeg_with_scans(MAX_JPEG_SCANS + 1))
+    with pytest.raises(errors.UnsupportedImageError, match=f"more than {MAX_JPEG_SCANS} scans"):
+        _check(path)

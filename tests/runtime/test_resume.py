@@ -96,7 +96,7 @@ time.sleep(600)
 
 
 def test_a_job_killed_with_sigkill_resumes_to_a_complete_export(tmp_path: Path) -> None:
-    inputs = write_sample_set(tmp_path / "in", 40, seed=3)
+    write_sample_set(tmp_path / "in", 40, seed=3)
     out, state = tmp_path / "out", tmp_path / "state"
     child = subprocess.Popen(
         [sys.executable, "-c", _KILLED_RUN, str(tmp_path / "in"), str(out), str(state)],
