@@ -272,6 +272,7 @@ class JobManager(JobEnding, Actor):
                 target=target,
                 attempt=item.attempt,
                 reduce=item.reduce,
+                plugins=order.plugins,
                 reply_to=self.actor_ref,
             ),
         )

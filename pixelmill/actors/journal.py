@@ -34,6 +34,7 @@ def order_to_spec(order: JobOrder) -> dict[str, Any]:
         "priority": order.priority.name.lower(),
         "exclude_dirs": [str(path) for path in order.exclude_dirs],
         "charts": order.charts,
+        "plugins": list(order.plugins),
     }
 
 
@@ -54,6 +55,7 @@ def order_from_spec(spec: dict[str, Any], *, job_id: str) -> JobOrder:
         priority=Priority[spec["priority"].upper()],
         exclude_dirs=tuple(Path(path) for path in spec["exclude_dirs"]),
         charts=bool(spec.get("charts", False)),
+        plugins=tuple(spec.get("plugins", ())),
     )
 
 

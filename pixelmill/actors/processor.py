@@ -181,6 +181,7 @@ class Processor(Actor):
             "attempt": request.attempt,
             "faults": self._settings.faults,
             "min_free_mb": self._settings.min_free_mb,
+            "plugins": request.plugins,
         }
         assert self._executor is not None
         try:

@@ -7,8 +7,10 @@ it imports only what a worker needs (Pillow, numpy, the imaging package).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import resource
+import runpy
 import shutil
 import signal
 import time
@@ -107,6 +109,7 @@ def run_item(
     attempt: int = 1,
     faults: FaultPlan | None = None,
     min_free_mb: int = 0,
+    plugins: tuple[str, ...] = (),
 ) -> ItemResult | WorkerFailure:
     """Run the pipeline on one file; every failure comes back classified, never raised."""
     fault = faults.draw(path, attempt) if faults else None
@@ -115,6 +118,7 @@ def run_item(
     if fault == "hang":
         time.sleep(10**6)
     try:
+        _load_plugins(plugins)
         if fault == "fail":
             raise TransientIOError(f"{path}: injected transient failure (attempt {attempt})")
         if min_free_mb and target.output_dir is not None:
@@ -140,3 +144,20 @@ def _check_free_space(directory: Path, min_free_mb: int) -> None:
         raise NoSpaceError(
             f"{directory}: only {free_mb:.0f} MiB free, below the {min_free_mb} MiB reserve"
         )
+
+
+_loaded: set[str] = set()
+
+
+def _load_plugins(plugins: tuple[str, ...]) -> None:
+    """Import the modules that register a host's ops, once per worker process."""
+    for plugin in plugins:
+        if plugin in _loaded:
+            continue
+        if plugin.startswith("file:"):
+            # A script: run its top level, as multiprocessing does for __main__,
+            # so its registrations happen here and its main block does not.
+            runpy.run_path(plugin.removeprefix("file:"), run_name="__mp_main__")
+        else:
+            importlib.import_module(plugin)
+        _loaded.add(plugin)

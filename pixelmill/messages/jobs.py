@@ -81,6 +81,8 @@ class JobOrder:
     """Directories never walked for inputs (the job's own output and export dirs)."""
     charts: bool = False
     """Also draw each done item's RGB histogram as a PNG in the export dir."""
+    plugins: tuple[str, ...] = ()
+    """Modules (or `file:` scripts) defining the host's own ops, loaded by workers."""
 
 
 @message

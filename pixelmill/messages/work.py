@@ -32,6 +32,8 @@ class Process:
     attempt: int = 1
     reduce: int = 1
     """Decode at 1/`reduce` scale: set when the Supervisor degrades a memory failure."""
+    plugins: tuple[str, ...] = ()
+    """Modules (or `file:` scripts) that register the host's own ops; loaded first."""
     reply_to: ActorRef[Any]
 
 

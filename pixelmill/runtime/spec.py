@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 
 from pixelmill.errors import ConfigError
 from pixelmill.imaging.pipeline import Pipeline
-from pixelmill.imaging.steps import Step
+from pixelmill.imaging.steps import Step, analysis_def, op_def
 from pixelmill.messages import JobOrder, Priority
 
 __all__ = ["JobSpec", "new_job_id"]
@@ -77,7 +78,31 @@ class JobSpec:
             priority=_priority(self.priority),
             exclude_dirs=tuple(d for d in (output_dir, export_dir) if d is not None),
             charts=self.charts,
+            plugins=plugins_of(pipeline),
         )
+
+
+def plugins_of(pipeline: Pipeline) -> tuple[str, ...]:
+    """Where a host's own ops and analyses are defined, so workers can load them too.
+
+    Registration is per process: a worker imports each module (or, for a
+    script, runs its top level as multiprocessing does for `__main__`) before
+    its first item. So register ops at module level, not under
+    `if __name__ == "__main__":`.
+    """
+    found: list[str] = []
+    steps = [(s, op_def(s.name).apply) for s in pipeline.steps]
+    steps += [(s, analysis_def(s.name).measure) for s in pipeline.analyses]
+    for _, function in steps:
+        module = getattr(function, "__module__", "") or ""
+        if module.startswith("pixelmill.") or module == "pixelmill":
+            continue
+        if module in ("__main__", "__mp_main__"):
+            main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+            module = f"file:{os.path.abspath(main_file)}" if main_file else ""
+        if module and module not in found:
+            found.append(module)
+    return tuple(found)
 
 
 def _priority(value: Priority | str) -> Priority:

@@ -1,0 +1,83 @@
+"""A host's own op and analysis, registered at import, work in worker processes too."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageOps
+
+from pixelmill import ConfigError, JobSpec, Runtime, ops
+from pixelmill.imaging._params import Param, number
+from pixelmill.imaging.steps import (
+    AnalysisDef,
+    ItemContext,
+    OpDef,
+    op_names,
+    register_analysis,
+    register_op,
+)
+from pixelmill.runtime.spec import plugins_of
+from pixelmill.testing import write_image
+
+
+def _invert(image: Image.Image, params: Any, ctx: ItemContext) -> Image.Image:
+    inverted = ImageOps.invert(image.convert("RGB"))
+    return Image.blend(image.convert("RGB"), inverted, params["amount"])
+
+
+def _red_share(image: Image.Image, params: Any, ctx: ItemContext) -> dict[str, Any]:
+    r, g, b = (sum(i * n for i, n in enumerate(image.convert("RGB").histogram()[k:k + 256]))
+               for k in (0, 256, 512))
+    return {"share": round(r / max(1, r + g + b), 4)}
+
+
+# Registered at import: a worker process imports this module before its first item.
+if "test_invert" not in op_names():
+    register_op(OpDef(name="test_invert", apply=_invert,
+                      params=(Param("amount", number(0.0, 1.0), default=1.0),)))
+    register_analysis(AnalysisDef(
+        name="test_red_share", measure=_red_share,
+        columns=lambda params: ["red_share"],
+        flatten=lambda result: {"red_share": result["share"]},
+    ))
+
+
+def _spec(tmp_path: Path, pipeline: list[Any]) -> JobSpec:
+    (tmp_path / "in").mkdir(exist_ok=True)
+    write_image(tmp_path / "in" / "red.png", size=(16, 16), color=(255, 0, 0))
+    return JobSpec(inputs=[tmp_path / "in"], export_dir=tmp_path / "out", pipeline=pipeline,
+                   analyses=["test_red_share"])
+
+
+def test_the_pipeline_names_the_module_workers_must_load(tmp_path: Path) -> None:
+    order = _spec(tmp_path, [{"op": "test_invert"}]).to_order(job_id="j", max_pixels=10**6)
+    assert order.plugins == (__name__,)
+
+
+def test_a_host_op_and_analysis_run_in_workers_and_reach_the_csv(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, [{"op": "test_invert", "amount": 1.0},
+                            ops.save(format="png")])
+    with Runtime(workers=1) as runtime:
+        result = runtime.submit(spec).wait(timeout=60)
+    assert result.counts.done == 1, result
+    (record,) = [json.loads(line)
+                 for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert record["analyses"]["test_red_share"] == {"share": 0.0}  # red inverted is cyan
+    with Image.open(record["outputs"][0]) as output:
+        assert output.convert("RGB").getpixel((0, 0)) == (0, 255, 255)
+    assert "red_share" in (tmp_path / "out" / "results.csv").read_text().splitlines()[0]
+
+
+def test_a_bad_parameter_of_a_host_op_names_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="amount"):
+        _spec(tmp_path, [{"op": "test_invert", "amount": 3}]).to_order(
+            job_id="j", max_pixels=10**6
+        )
+
+
+def test_built_in_steps_need_no_plugin(tmp_path: Path) -> None:
+    order = _spec(tmp_path, [ops.thumbnail(8)]).to_order(job_id="j", max_pixels=10**6)
+    assert plugins_of(order.pipeline) == (__name__,)  # only the host analysis
