@@ -58,7 +58,8 @@ def expand_inputs(inputs: Sequence[str], exclude: Sequence[Path] = ()) -> Iterat
     """Yield the items of a job lazily, in a deterministic order.
 
     Files are yielded as given (a missing one is yielded too, and fails as
-    `input.not_a_file`, so nothing is silently dropped). Directories are
+    `input.not_a_file`, so nothing is silently dropped; so is a directory
+    named as an input that holds no image file). Directories are
     walked recursively in sorted order, skipping hidden entries, the
     `exclude` directories (the job's own outputs) and files without an image
     extension; their outputs mirror the directory tree. With several
@@ -73,7 +74,14 @@ def expand_inputs(inputs: Sequence[str], exclude: Sequence[Path] = ()) -> Iterat
     for text in inputs:
         if os.path.isdir(text):
             prefix = root_names.claim(Path(os.path.abspath(text))) if len(directories) > 1 else ""
-            yield from _walk(Path(text), prefix, excluded, root_names if not prefix else None)
+            found = False
+            for found_input in _walk(Path(text), prefix, excluded, root_names if not prefix else None):
+                found = True
+                yield found_input
+            if not found:
+                # Named by the user and holding no image: account for it as
+                # one item, which fails as `input.not_a_file`, not as nothing.
+                yield Input(path=Path(text), stem=root_names.claim(Path(text)), rel_dir="")
         elif _has_magic(text) and not os.path.lexists(text):
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:

@@ -97,6 +97,8 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--name", help="a name for the job")
     command.add_argument("--charts", action="store_true",
                          help="also write one RGB histogram PNG per image under DIR/charts")
+    command.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                         help="import MODULE first: it registers your own ops and analyses")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -85,6 +86,11 @@ def _spec_from_flags(
 
 def run_command(args: argparse.Namespace, inputs: Sequence[str] | None = None) -> int:
     """`pixelmill run` (and `demo`, which passes its generated inputs)."""
+    for module in args.plugin:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"--plugin: cannot import {module!r}: {exc}") from exc
     settings = _settings(args)
     job_file = Path(args.inputs[0]) if inputs is None and len(args.inputs) == 1 else None
     if job_file is not None and is_job_file(job_file):
@@ -124,6 +130,7 @@ def _follow(
         runtime = Runtime(config)
         try:
             handle = start(runtime)
+            interrupts.job_id = handle.job_id
 
             def memory_mb() -> float | None:
                 latest = runtime.metrics().latest

@@ -43,6 +43,8 @@ class Interrupts:
         self.presses = 0
         self.acted = False
         """Set once the first press has been acted on (the job cancelled)."""
+        self.job_id: str | None = None
+        """The job to name in the resume hint of a hard stop."""
         self._previous: Any = None
 
     def __enter__(self) -> Interrupts:
@@ -57,7 +59,8 @@ class Interrupts:
     def _pressed(self, _signum: int, _frame: object) -> None:
         self.presses += 1
         if self.presses >= 2:
-            os.write(2, b"pixelmill: stopped at once\n")
+            hint = f"; resume with: pixelmill resume {self.job_id}" if self.job_id else ""
+            os.write(2, f"pixelmill: stopped at once{hint}\n".encode())
             # Workers would outlive a bare exit: end them first.
             for child in psutil.Process().children(recursive=True):
                 with contextlib.suppress(psutil.Error):

@@ -7,9 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.errors import BrokenWorkerError, PixelmillError
-from pixelmill.messages import ActorRestarted, ItemFinished, JobFinished, JobProgress, RuntimeBroken
+from pixelmill.messages import (
+    ActorRestarted,
+    ItemFinished,
+    JobFinished,
+    JobProgress,
+    RuntimeBroken,
+    Sample,
+    ThresholdCleared,
+    ThresholdCrossed,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pixelmill.runtime.handle import JobHandle
 
 __all__ = ["HandleTable", "Relay"]
@@ -22,6 +33,8 @@ class HandleTable:
         self._handles: dict[str, JobHandle] = {}
         self._lock = threading.Condition()
         self.broken: PixelmillError | None = None
+        self.watchers: list[Callable[[Any], None]] = []
+        """Host callbacks for the Monitor's samples and threshold events."""
 
     def add(self, handle: JobHandle) -> None:
         with self._lock:
@@ -90,6 +103,12 @@ class Relay(Actor):
                 pass
             case RuntimeBroken(message=text):
                 self._handles.break_all(BrokenWorkerError(f"the runtime broke: {text}"))
+            case Sample() | ThresholdCrossed() | ThresholdCleared():
+                for watcher in list(self._handles.watchers):
+                    try:
+                        watcher(message)
+                    except Exception as exc:  # noqa: BLE001 - the host's callback failed
+                        self.actor_log.error("callback.failed", error=f"{exc!r}")
             case _:
                 return super().handle(message)
         return None

@@ -35,6 +35,10 @@ from pixelmill.messages import (
     GetMetrics,
     JobStatus,
     Metrics,
+    Sample,
+    Subscribe,
+    ThresholdCleared,
+    ThresholdCrossed,
     SubmitJob,
     Watch,
 )
@@ -279,6 +283,23 @@ class Runtime:
             )
         assert isinstance(metrics, Metrics)
         return metrics
+
+    def subscribe(self, callback: Callable[[Sample | ThresholdCrossed | ThresholdCleared], None]
+                  ) -> None:
+        """Call `callback` with every Monitor sample and threshold event, from a runtime thread.
+
+        Thresholds have hysteresis: `memory` is crossed above 90 % of system
+        memory in use and cleared below 80 %; `cpu` likewise at 95/80 %;
+        `disk:<dir>` below 500 MiB free in an export dir, cleared above 750.
+        Under `memory` the ResourceManager halves its budget until it clears.
+        """
+        if not self.config.monitor_enabled:
+            raise ConfigError("monitor_enabled: subscribing needs the Monitor, which is off")
+        first = not self._handles.watchers
+        self._handles.watchers.append(callback)
+        if first:
+            with _map_actor_errors("subscribe"):
+                self._actor(Role.MONITOR).tell(Subscribe(ref=self._relay))
 
     def budget(self) -> Budget:
         """The ResourceManager's budget: memory and CPU slots, held and free."""

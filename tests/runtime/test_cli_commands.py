@@ -112,3 +112,19 @@ def test_logs_summary_groups_the_runs_failures(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 3
     assert {line["event"] for line in lines} == {"item.done"}
+
+
+def test_a_plugin_module_brings_its_ops_to_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_sample_set(tmp_path / "in", 1, seed=6)
+    assert main(["run", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--quiet",
+                 "--plugin", "tests.runtime.test_extensibility", "--analyses", "test_red_share",
+                 "--state", str(tmp_path / "state")]) == 0
+    header = (tmp_path / "out" / "results.csv").read_text().splitlines()[0]
+    assert "red_share" in header
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(tmp_path / "in"), "--out", str(tmp_path / "o2"),
+              "--plugin", "no_such_module_here"])
+    assert exit_info.value.code == 2
+    assert "--plugin" in capsys.readouterr().err

@@ -118,3 +118,16 @@ def test_results_are_identical_with_every_feature_on_and_off(tmp_path: Path) -> 
         runtime.submit(_spec(inputs, tmp_path / "off")).wait(timeout=60)
     assert _rows(tmp_path / "on") == _rows(tmp_path / "off")
     assert len(_rows(tmp_path / "on")) == 10
+
+
+def test_a_host_subscribes_to_samples_from_the_monitor() -> None:
+    from pixelmill.messages import Sample
+
+    samples: list[Sample] = []
+    with Runtime(workers=1, monitor_interval_s=0.05) as runtime:
+        runtime.subscribe(lambda event: samples.append(event) if isinstance(event, Sample) else 0)
+        deadline = time.monotonic() + 10
+        while len(samples) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert len(samples) >= 3
+    assert all(sample.rss_mb > 0 for sample in samples)
