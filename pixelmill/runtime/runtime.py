@@ -90,6 +90,8 @@ class Runtime:
         if overrides:
             config = config.replace(**overrides)
         self.config = config
+        self.store_path = state_dir(config.state_dir) / STORE_FILE if config.journal else None
+        """The job store this Runtime records its jobs in, or None."""
         self._log, self._sink = make_logger(
             config.log_file, level=config.log_level, console=config.log_console
         )
@@ -98,10 +100,6 @@ class Runtime:
         self._lock = threading.Lock()
         self._closed = False
         memory_mb = config.memory_mb or max(256, psutil.virtual_memory().available // 2**21)
-        self.store_path = (
-            state_dir(config.state_dir) / STORE_FILE if config.journal else None
-        )
-        """The job store this Runtime records its jobs in, or None."""
         factories: dict[str, Any] = {
             Role.RESOURCE_MANAGER: functools.partial(
                 ResourceManager.start, memory_mb=memory_mb, cpu_slots=config.workers
@@ -232,11 +230,11 @@ class Runtime:
                 break
         try:
             _make_dirs(order.output_dir, order.export_dir)
-            with _map_actor_errors("submit"):
-                self._actor(Role.JOB_MANAGER).ask(
-                    SubmitJob(order=order, listener=self._relay, resume=resume),
-                    timeout=self.config.ask_timeout_s,
-                )
+            self._ask(
+                Role.JOB_MANAGER,
+                SubmitJob(order=order, listener=self._relay, resume=resume),
+                "submit",
+            )
         except BaseException:
             self._handles.pop(job_id)
             raise
@@ -277,10 +275,7 @@ class Runtime:
         """The Monitor's latest sample and its bounded history (empty when it is off)."""
         if not self.config.monitor_enabled:
             return Metrics(latest=None, history=(), interval_s=self.config.monitor_interval_s)
-        with _map_actor_errors("metrics"):
-            metrics = self._actor(Role.MONITOR).ask(
-                GetMetrics(), timeout=self.config.ask_timeout_s
-            )
+        metrics = self._ask(Role.MONITOR, GetMetrics(), "metrics")
         assert isinstance(metrics, Metrics)
         return metrics
 
@@ -303,10 +298,7 @@ class Runtime:
 
     def budget(self) -> Budget:
         """The ResourceManager's budget: memory and CPU slots, held and free."""
-        with _map_actor_errors("budget"):
-            budget = self._actor(Role.RESOURCE_MANAGER).ask(
-                GetBudget(), timeout=self.config.ask_timeout_s
-            )
+        budget = self._ask(Role.RESOURCE_MANAGER, GetBudget(), "budget")
         assert isinstance(budget, Budget)
         return budget
 
@@ -339,6 +331,11 @@ class Runtime:
         self._timer.close()
         self._log.info("runtime.stopped")
         self._sink.close()
+
+    def _ask(self, role: str, message: Any, what: str) -> Any:
+        """Ask the actor playing `role`, with the runtime's timeout and error mapping."""
+        with _map_actor_errors(what):
+            return self._actor(role).ask(message, timeout=self.config.ask_timeout_s)
 
     def _actor(self, role: str) -> pykka.ActorRef[Any]:
         ref = self._supervisor.ask(GetActor(role=role), timeout=self.config.ask_timeout_s)
