@@ -15,8 +15,10 @@ image at a time, and reads the stage times that the imaging code records while
   other       the rest of run(): validation, context, result
   total       run() wall time
 
-Each cell is the median over images of the format of each image's median over
-rounds; the "sum" rows add the per-image medians, which is what throughput pays.
+Times are wall time, or with ``--cpu`` this thread's CPU time (steadier when
+other work shares the machine; it leaves out waiting for a CPU). Each cell is
+the median over images of the format of each image's median over rounds; the
+"sum" rows add the per-image medians, which is what throughput pays.
 With ``--reference`` (default on), the plain Pillow pipeline of ``bench/throughput.py``
 variant b (open -> exif_transpose -> convert RGB -> thumbnail LANCZOS -> histogram
 -> save q85) is timed on the same images for comparison.
@@ -40,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -86,12 +88,15 @@ def list_images(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in extensions)
 
 
-def pixelmill_one(path: Path, out_dir: Path) -> Times:
+Clock = Callable[[], float]
+
+
+def pixelmill_one(path: Path, out_dir: Path, clock: Clock) -> Times:
     target = OutputTarget(output_dir=out_dir, stem=path.stem)
-    with recording() as stages:
-        start = time.perf_counter()
+    with recording(clock) as stages:
+        start = clock()
         run(path, PIPELINE, target)
-        total = time.perf_counter() - start
+        total = clock() - start
     row: Times = dict.fromkeys(COLUMNS, 0.0)
     for name, seconds in stages.items():
         column = "analyses" if name.startswith("analysis:") else _COLUMN_OF.get(name)
@@ -102,25 +107,25 @@ def pixelmill_one(path: Path, out_dir: Path) -> Times:
     return row
 
 
-def reference_one(path: Path, out_dir: Path) -> Times:
+def reference_one(path: Path, out_dir: Path, clock: Clock) -> Times:
     """bench/throughput.py's `pillow_one`, with the decode made explicit to time it."""
     row: Times = dict.fromkeys(COLUMNS, 0.0)
-    t0 = time.perf_counter()
+    t0 = clock()
     with Image.open(path) as src:
-        t1 = time.perf_counter()
+        t1 = clock()
         src.load()
-        t2 = time.perf_counter()
+        t2 = clock()
         image = (ImageOps.exif_transpose(src) or src).convert("RGB")
-    t3 = time.perf_counter()
+    t3 = clock()
     image.thumbnail((THUMB, THUMB), Image.Resampling.LANCZOS)
-    t4 = time.perf_counter()
+    t4 = clock()
     hist = np.asarray(image.histogram(), dtype=np.int64).reshape(3, 256)
     levels = np.arange(256.0)
     mean = hist @ levels / hist.sum(axis=1)
     _ = np.sqrt(np.maximum(hist @ levels**2 / hist.sum(axis=1) - mean**2, 0.0))
-    t5 = time.perf_counter()
+    t5 = clock()
     image.save(out_dir / f"{path.stem}.jpg", "JPEG", quality=85)
-    t6 = time.perf_counter()
+    t6 = clock()
     row.update(
         {
             "open": (t1 - t0) * 1000,
@@ -147,21 +152,24 @@ def per_image_medians(samples: dict[Path, list[Times]]) -> dict[Path, Times]:
     }
 
 
+def _cells(values: Iterable[float], width: int) -> str:
+    return "".join(f"{value:>{width}.1f}" for value in values)
+
+
 def print_table(title: str, medians: dict[Path, Times], formats: dict[Path, str]) -> None:
     by_format: dict[str, list[Times]] = defaultdict(list)
     for path, row in medians.items():
         by_format[formats[path]].append(row)
     width = max(11, *(len(c) for c in COLUMNS))
-    print(f"\n{title}  (ms; median over images of per-image medians; sum = per-image medians added)")
+    print(f"\n{title}  (ms; median over images of per-image medians; sum: medians added)")
     print(f"{'':16}" + "".join(f"{c:>{width}}" for c in COLUMNS))
-    everything: list[Times] = []
     for fmt in sorted(by_format):
         rows = by_format[fmt]
-        everything += rows
-        label = f"{fmt} (n={len(rows)})"
-        print(f"{label:16}" + "".join(f"{statistics.median(r[c] for r in rows):>{width}.1f}" for c in COLUMNS))
-        print(f"{'  sum':16}" + "".join(f"{sum(r[c] for r in rows):>{width}.1f}" for c in COLUMNS))
-    print(f"{'ALL sum':16}" + "".join(f"{sum(r[c] for r in everything):>{width}.1f}" for c in COLUMNS))
+        medians_of_format = (statistics.median(r[c] for r in rows) for c in COLUMNS)
+        print(f"{f'{fmt} (n={len(rows)})':16}" + _cells(medians_of_format, width))
+        print(f"{'  sum':16}" + _cells((sum(r[c] for r in rows) for c in COLUMNS), width))
+    every = list(medians.values())
+    print(f"{'ALL sum':16}" + _cells((sum(r[c] for r in every) for c in COLUMNS), width))
 
 
 def print_per_image(title: str, medians: dict[Path, Times]) -> None:
@@ -169,7 +177,7 @@ def print_per_image(title: str, medians: dict[Path, Times]) -> None:
     print(f"\n{title}: per image (ms, median over rounds)")
     print(f"{'':30}" + "".join(f"{c:>{width}}" for c in COLUMNS))
     for path, row in medians.items():
-        print(f"{path.name[:30]:30}" + "".join(f"{row[c]:>{width}.1f}" for c in COLUMNS))
+        print(f"{path.name[:30]:30}" + _cells((row[c] for c in COLUMNS), width))
 
 
 def tune(enabled: bool) -> str:
@@ -187,7 +195,7 @@ def profile_functions(paths: Sequence[Path], out_dir: Path, top: int) -> None:
     profiler = cProfile.Profile()
     profiler.enable()
     for path in paths:
-        pixelmill_one(path, out_dir)
+        pixelmill_one(path, out_dir, time.perf_counter)
     profiler.disable()
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
@@ -211,9 +219,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=True,
         help="call pixelmill.imaging.tuning.tune_process() first, as workers do (default on)",
     )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time with this thread's CPU clock instead of wall time (steadier on a busy box)",
+    )
     parser.add_argument("--per-image", action="store_true", help="also print every image")
     parser.add_argument("--cprofile", type=int, metavar="N", default=0, help="top-N cProfile")
     args = parser.parse_args(argv)
+    clock: Clock = time.thread_time if args.cpu else time.perf_counter
 
     paths = list_images(args.corpus)
     if not paths:
@@ -222,20 +236,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in paths:
         path.read_bytes()  # warm the page cache
     formats = {path: image_format(path) for path in paths}
-    print(f"{len(paths)} images from {args.corpus}, {args.rounds} rounds, {tune(args.tune)}")
-    variants: list[tuple[str, Callable[[Path, Path], Times]]] = [("pixelmill", pixelmill_one)]
+    timed = "thread CPU time" if args.cpu else "wall time"
+    print(f"{len(paths)} images from {args.corpus}, {args.rounds} rounds, {timed}")
+    print(tune(args.tune))
+    variants: list[tuple[str, Callable[[Path, Path, Clock], Times]]] = [
+        ("pixelmill", pixelmill_one)
+    ]
     if args.reference:
         variants.append(("plain Pillow (bench b)", reference_one))
     samples: dict[str, dict[Path, list[Times]]] = {name: defaultdict(list) for name, _ in variants}
     with tempfile.TemporaryDirectory(prefix="pm-profile-") as tmp:
         out_dir = Path(tmp)
-        for name, one in variants:  # one warm-up pass: imports, first-touch allocations
-            one(paths[0], out_dir)
+        for _, one in variants:  # one warm-up pass: imports, first-touch allocations
+            one(paths[0], out_dir, clock)
         for _ in range(args.rounds):
             for path in paths:
                 for name, one in variants:  # interleaved, so drifting load hits both alike
                     gc.collect()
-                    samples[name][path].append(one(path, out_dir))
+                    samples[name][path].append(one(path, out_dir, clock))
         if args.cprofile:
             profile_functions(paths, out_dir, args.cprofile)
     for name, _ in variants:

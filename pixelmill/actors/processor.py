@@ -87,7 +87,9 @@ class Processor(Actor):
         self._index = index
         self._pool = pool
         self._settings = settings
-        self._executor: ProcessPoolExecutor | None = None
+        self._executor: Any = None
+        """A one-process `ProcessPoolExecutor`, or a Ray actor with the same calls."""
+        self._broken: tuple[type[BaseException], ...] = (BrokenProcessPool,)
         self._generation = 0
         self._pid: int | None = None
         self._tokens = itertools.count()
@@ -135,19 +137,27 @@ class Processor(Actor):
     def _new_executor(self) -> None:
         self._generation += 1
         self._pid = None
-        self._executor = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=_worker_context(),
-            initializer=worker.init_worker,
-            initargs=(self._settings.memory_mb,),
-        )
+        if self._settings.backend == "ray":
+            from pixelmill.actors import ray_worker  # only with the `ray` extra
+
+            self._executor = ray_worker.RayWorkerHandle(self._settings.memory_mb)
+            self._broken = (BrokenProcessPool, *ray_worker.dead_worker_errors)
+            warm = self._executor.warm_up()
+        else:
+            self._executor = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=_worker_context(),
+                initializer=worker.init_worker,
+                initargs=(self._settings.memory_mb,),
+            )
+            warm = self._executor.submit(worker.warm_up)
         generation, actor_ref = self._generation, self.actor_ref
 
         def started(done: Future[int]) -> None:
             if not done.cancelled() and done.exception() is None:
                 _tell_unless_dead(actor_ref, _Started(generation, done.result()))
 
-        self._executor.submit(worker.warm_up).add_done_callback(started)
+        warm.add_done_callback(started)
 
     def _end_executor(self, *, wait: bool) -> None:
         if self._executor is None:
@@ -159,6 +169,9 @@ class Processor(Actor):
 
     def _kill_worker(self) -> None:
         """SIGKILL the worker process; its running future then fails as broken."""
+        if hasattr(self._executor, "kill"):  # a Ray actor
+            self._executor.kill()
+            return
         # The executor's own table is the truth even before the warm-up
         # reported the pid; the attribute is CPython's, stable since 3.8.
         processes = getattr(self._executor, "_processes", None) or {}
@@ -223,7 +236,7 @@ class Processor(Actor):
         if isinstance(outcome, worker.WorkerFailure):
             answer = ItemFailed(**key, reason=outcome.reason, message=outcome.message,
                                 worker=self._index)
-        elif isinstance(outcome, BrokenProcessPool):
+        elif isinstance(outcome, self._broken):
             timed_out = self._timed_out == token
             reason = "worker.timeout" if timed_out else "worker.crashed"
             what = (

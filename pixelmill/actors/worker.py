@@ -71,6 +71,8 @@ class WorkerSettings:
     min_free_mb: int = 100
     """An item is not written when its output dir's disk has less free than this."""
     faults: FaultPlan | None = None
+    backend: str = "local"
+    """`local`: worker processes on this machine; `ray`: Ray actors on a cluster."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,4 +34,4 @@ def tune_process(*, blocks_max: int = DEFAULT_BLOCKS_MAX) -> None:
     """
     if type(blocks_max) is not int or blocks_max < 0:
         raise ValueError(f"blocks_max: expected a non-negative integer, got {blocks_max!r}")
-    Image.core.set_blocks_max(blocks_max)
+    Image.core.set_blocks_max(blocks_max)  # type: ignore[attr-defined]

@@ -77,7 +77,11 @@ def _output_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--json", action="store_true",
                          help="print one JSON event per line, for scripts")
     command.add_argument("--workers", type=_positive_int, metavar="N",
-                         help="worker processes (default: one per core)")
+                         help="worker processes (default: one per core, or per cluster CPU)")
+    command.add_argument("--backend", choices=("local", "ray"),
+                         help="run Processors here (local) or as Ray actors (ray)")
+    command.add_argument("--ray-address", metavar="ADDR",
+                         help="the Ray cluster to join (default: start Ray on loopback)")
 
 
 def _run_options(command: argparse.ArgumentParser) -> None:

@@ -63,6 +63,10 @@ def _config(args: argparse.Namespace, settings: Settings, out: Path) -> RuntimeC
     }
     if args.workers:
         changes["workers"] = args.workers
+    if args.backend:
+        changes["backend"] = args.backend
+    if args.ray_address:
+        changes["backend"], changes["ray_address"] = "ray", args.ray_address
     if args.state:
         changes["state_dir"] = args.state
     return config.replace(**changes)

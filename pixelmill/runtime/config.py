@@ -52,6 +52,11 @@ class RuntimeConfig:
     max_restarts: int = 5
     """Restarts of crashed actors allowed within `restart_window_s` before giving up."""
     restart_window_s: float = 60.0
+    backend: str = "local"
+    """Where Processors run their items: `local` worker processes, or `ray` actors."""
+    ray_address: str | None = None
+    """The Ray cluster to join (`ray://host:10001` or `host:6379`); None starts Ray
+    locally on loopback. Inputs and outputs must be on paths every node reaches."""
     journal: bool = True
     """Record jobs in the durable store, so they can be listed and resumed."""
     state_dir: Path | None = None
@@ -84,6 +89,8 @@ class RuntimeConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(f"{key}: expected a positive number of seconds, got {value!r}")
+        if self.backend not in ("local", "ray"):
+            raise ConfigError(f"backend: expected local or ray, got {self.backend!r}")
         if self.log_level not in _LOG_LEVELS:
             raise ConfigError(
                 f"log_level: expected one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}"
@@ -101,6 +108,7 @@ class RuntimeConfig:
             memory_mb=self.worker_memory_mb,
             min_free_mb=self.min_free_mb,
             faults=self.faults,
+            backend=self.backend,
         )
 
     def replace(self, **changes: object) -> RuntimeConfig:

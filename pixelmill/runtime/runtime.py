@@ -99,7 +99,11 @@ class Runtime:
         self._handles = HandleTable()
         self._lock = threading.Lock()
         self._closed = False
-        memory_mb = config.memory_mb or max(256, psutil.virtual_memory().available // 2**21)
+        self._started_ray = False
+        if config.backend == "ray":
+            config = self._join_ray(config, workers_given="workers" in overrides)
+            self.config = config
+        memory_mb = config.memory_mb or max(256, self._available_mb() // 2)
         factories: dict[str, Any] = {
             Role.RESOURCE_MANAGER: functools.partial(
                 ResourceManager.start, memory_mb=memory_mb, cpu_slots=config.workers
@@ -138,6 +142,27 @@ class Runtime:
         self._relay = Relay.start(context, handles=self._handles)
         self._supervisor.tell(Watch(ref=self._relay))
         self._log.info("runtime.started", workers=config.workers, memory_mb=memory_mb)
+
+    def _join_ray(self, config: RuntimeConfig, *, workers_given: bool) -> RuntimeConfig:
+        """Start or join Ray; size the CPU slots from the cluster, not this machine."""
+        try:
+            from pixelmill.actors import ray_worker
+        except ImportError as exc:
+            raise ConfigError(
+                "backend: 'ray' needs Ray: pip install 'pixelmill[ray]'"
+            ) from exc
+        import ray
+
+        self._started_ray = ray_worker.ensure_ray(config.ray_address)
+        cluster_cpus = int(ray.cluster_resources().get("CPU", config.workers))
+        return config if workers_given else config.replace(workers=max(1, cluster_cpus))
+
+    def _available_mb(self) -> int:
+        if self.config.backend == "ray":
+            import ray
+
+            return int(ray.available_resources().get("memory", 0) // 2**20) or 1024
+        return int(psutil.virtual_memory().available // 2**20)
 
     def __enter__(self) -> Self:
         return self
@@ -329,6 +354,10 @@ class Runtime:
         self._relay.stop(block=True, timeout=10)
         self._handles.break_all(ClosedRuntimeError("the runtime was shut down"))
         self._timer.close()
+        if self._started_ray:
+            import ray
+
+            ray.shutdown()
         self._log.info("runtime.stopped")
         self._sink.close()
 

@@ -1,0 +1,95 @@
+"""Profiling and tuning hooks: stage times of a run, Pillow's block cache, shared measurements."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pixelmill.imaging import ops
+from pixelmill.imaging._stages import recording, stage_clock
+from pixelmill.imaging.pipeline import OutputTarget, Pipeline, run
+from pixelmill.imaging.steps import ItemContext
+from pixelmill.imaging.tuning import DEFAULT_BLOCKS_MAX, tune_process
+from pixelmill.testing_images import write_photo_like
+
+PIPELINE = Pipeline.validated(
+    steps=[ops.thumbnail(64), ops.save(format="jpeg")],
+    analyses=["rgb_histogram", "channel_stats"],
+)
+
+
+@pytest.fixture(name="blocks_max")
+def _blocks_max() -> Iterator[None]:
+    before = Image.core.get_blocks_max()  # type: ignore[attr-defined]
+    yield
+    Image.core.set_blocks_max(before)  # type: ignore[attr-defined]
+
+
+def test_a_run_records_its_stages_only_while_recording(tmp_path: Path) -> None:
+    path = write_photo_like(tmp_path / "in.jpg", (320, 240))
+    target = OutputTarget(output_dir=tmp_path, stem="out")
+    with recording() as times:
+        run(path, PIPELINE, target)
+    assert set(times) == {
+        "open",
+        "integrity",
+        "decode",
+        "exif",
+        "orient/convert",
+        "op:thumbnail",
+        "op:save",
+        "save:prepare",
+        "save:encode",
+        "analysis:rgb_histogram",
+        "analysis:channel_stats",
+    }
+    assert all(seconds >= 0 for seconds in times.values())
+    run(path, PIPELINE, target)
+    assert len(times) == 11  # nothing added outside the block
+
+
+def test_a_clock_charges_each_lap_to_its_stage() -> None:
+    ticks = iter([0.0, 1.0, 3.0, 6.0])
+    with recording(lambda: next(ticks)) as times:
+        clock = stage_clock()
+        clock.lap("a")
+        clock.lap("b")
+        clock.lap("a")
+    assert times == {"a": 4.0, "b": 2.0}
+    stage_clock().lap("ignored")  # not recording: a no-op
+    assert times == {"a": 4.0, "b": 2.0}
+
+
+def test_recording_with_the_thread_cpu_clock(tmp_path: Path) -> None:
+    path = write_photo_like(tmp_path / "in.png", (320, 240), fmt="PNG")
+    with recording(time.thread_time) as times:
+        run(path, PIPELINE, OutputTarget(output_dir=tmp_path, stem="out"))
+    assert times["decode"] > 0
+
+
+@pytest.mark.usefixtures("blocks_max")
+def test_tune_process_keeps_freed_blocks_for_reuse() -> None:
+    tune_process()
+    assert Image.core.get_blocks_max() == DEFAULT_BLOCKS_MAX  # type: ignore[attr-defined]
+    tune_process(blocks_max=3)
+    assert Image.core.get_blocks_max() == 3  # type: ignore[attr-defined]
+    for wrong in (-1, 2.0, True):
+        with pytest.raises(ValueError, match="blocks_max"):
+            tune_process(blocks_max=wrong)  # type: ignore[arg-type]
+
+
+def test_analyses_share_one_histogram_per_image(ctx: ItemContext) -> None:
+    calls: list[Image.Image] = []
+
+    def histograms(image: Image.Image) -> list[int]:
+        calls.append(image)
+        return image.histogram()
+
+    first, second = Image.new("RGB", (4, 4), (1, 2, 3)), Image.new("RGB", (4, 4), (1, 2, 3))
+    assert ctx.derived("h", first, histograms) is ctx.derived("h", first, histograms)
+    ctx.derived("h", second, histograms)  # an equal image, but another object
+    assert calls == [first, second]

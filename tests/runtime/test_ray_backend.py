@@ -1,0 +1,106 @@
+"""The Ray backend: the same job gives the same exports; a killed Ray worker loses nothing.
+
+Ray starts on loopback only (node address 127.0.0.1) and is shut down after.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pixelmill import JobSpec, Runtime, ops
+from pixelmill.actors.recovery import RecoveryPolicy
+from pixelmill.actors.worker import FaultPlan
+from pixelmill.testing import write_sample_set
+
+ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'pixelmill[ray]'")
+
+ANALYSES = ["rgb_histogram", "channel_stats", "luminance", "sharpness"]
+
+
+def _spec(inputs: list[Path], out: Path) -> JobSpec:
+    return JobSpec(inputs=inputs, export_dir=out, analyses=ANALYSES,
+                   pipeline=[ops.thumbnail(48), ops.save(format="png")])
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    text = (out / "results.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    for row in rows:
+        del row["duration_ms"]
+        row["outputs"] = Path(row["outputs"]).name
+    return sorted(rows, key=lambda row: row["path"])
+
+
+def _analyses(out: Path) -> dict[str, dict]:
+    records = map(json.loads, (out / "results.jsonl").read_text().splitlines())
+    return {r["path"]: r["analyses"] for r in records}
+
+
+@pytest.fixture(scope="module")
+def ray_runtime() -> Runtime:
+    runtime = Runtime(backend="ray", workers=2, recovery=RecoveryPolicy(backoff_s=0.01))
+    yield runtime
+    runtime.shutdown()
+    assert not ray.is_initialized()
+
+
+@pytest.fixture(autouse=True)
+def _stop_all() -> None:
+    # The module's Runtime outlives each test: keep the suite's clean-up off.
+    return
+
+
+def test_a_job_gives_identical_exports_locally_and_on_ray(
+    ray_runtime: Runtime, tmp_path: Path
+) -> None:
+    inputs = write_sample_set(tmp_path / "in", 10, seed=8, broken=2)
+    with Runtime(workers=2) as local:
+        local.submit(_spec(inputs, tmp_path / "local")).wait(timeout=60)
+    result = ray_runtime.submit(_spec(inputs, tmp_path / "ray")).wait(timeout=120)
+    assert result.counts.done == 10
+    assert _rows(tmp_path / "local") == _rows(tmp_path / "ray")
+    assert _analyses(tmp_path / "local") == _analyses(tmp_path / "ray")
+
+
+def _ray_workers() -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "ray::_Worker" in cmdline:
+            found.append(process)
+    return found
+
+
+def test_a_killed_ray_worker_loses_no_item(tmp_path: Path) -> None:
+    inputs = write_sample_set(tmp_path / "in", 6, seed=9)
+    seed = next(s for s in range(10_000)
+                if FaultPlan(hang_rate=0.3, seed=s).draw(inputs[0], 1) == "hang"
+                and not any(FaultPlan(hang_rate=0.3, seed=s).draw(p, 1) for p in inputs[1:])
+                and not any(FaultPlan(hang_rate=0.3, seed=s).draw(p, 2) for p in inputs))
+    with Runtime(backend="ray", workers=2, recovery=RecoveryPolicy(backoff_s=0.01),
+                 faults=FaultPlan(hang_rate=0.3, seed=seed), item_timeout_s=30) as runtime:
+        handle = runtime.submit(_spec(inputs, tmp_path / "out"))
+        deadline = time.monotonic() + 60
+        # Kill Ray's worker processes while some item hangs in one of them.
+        while not handle.done() and time.monotonic() < deadline:
+            time.sleep(1.0)
+            for process in _ray_workers():
+                os.kill(process.pid, signal.SIGKILL)
+            if handle.progress().counts.finished >= 1:
+                break
+        result = handle.wait(timeout=120)
+    records = [json.loads(line)
+               for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["index"] for r in records) == list(range(6)), "no item lost or doubled"
+    assert result.counts.done == 6
+    (first,) = [r for r in records if r["path"] == str(inputs[0])]
+    assert first["attempts"] == 2, "the item hung in a killed worker was redone"
