@@ -11,7 +11,9 @@ quality 85 -> one CSV row. It is run by:
   c1  pixelmill ``Runtime(workers=1)`` and
   cN  pixelmill ``Runtime(workers=os.cpu_count())``, each timed including Runtime
       start and shutdown, and separately for the job alone (submit -> wait);
-  d   pyvips ``thumbnail`` (shrink-on-load) in ``ProcessPoolExecutor(os.cpu_count())``.
+  d   pyvips ``thumbnail`` (shrink-on-load) in ``ProcessPoolExecutor(os.cpu_count())``;
+  e   pixelmill ``Runtime(backend="ray")``: the same, its workers as Ray actors on a
+      local Ray started on loopback (the total includes ``ray.init``; "job only" not).
 
 c* are skipped with a note when ``pixelmill`` lacks its façade, d when ``pyvips``
 does not import. Every variant writes to its own fresh temporary output dir; the
@@ -33,6 +35,7 @@ import argparse
 import csv
 import gc
 import importlib
+import importlib.util
 import os
 import platform
 import sys
@@ -135,9 +138,9 @@ def pool_runner(worker: Callable[[Path, Path], Record]) -> Runner:
     return run
 
 
-def pixelmill_runner(pm: ModuleType, workers: int) -> Runner:
+def pixelmill_runner(pm: ModuleType, workers: int, backend: str = "local") -> Runner:
     def run(paths: Sequence[Path], out_dir: Path) -> float:
-        with pm.Runtime(workers=workers) as runtime:
+        with pm.Runtime(workers=workers, backend=backend) as runtime:
             start = time.perf_counter()
             spec = pm.JobSpec(
                 inputs=list(paths),
@@ -187,6 +190,9 @@ def build_variants() -> list[Variant]:
         )
     runner = None if vips_note else pool_runner(vips_one)
     variants.append(Variant("d", f"d  pyvips pool({CPUS})", runner, vips_note))
+    ray_note = "" if importlib.util.find_spec("ray") else "Ray is not installed"
+    runner = pixelmill_runner(pm, CPUS, backend="ray") if pm and not ray_note else None
+    variants.append(Variant("e", f"e  pixelmill ray w={CPUS}", runner, ray_note or pm_note))
     return variants
 
 

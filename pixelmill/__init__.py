@@ -34,14 +34,31 @@ from pixelmill.errors import (
     WorkerTimeoutError,
 )
 from pixelmill.imaging import ops
-from pixelmill.imaging.steps import Step
-from pixelmill.messages import ItemStatus, JobStatus, Priority
+from pixelmill.imaging._params import Param, boolean, choice, integer, number
+from pixelmill.imaging.steps import (
+    AnalysisDef,
+    ItemContext,
+    OpDef,
+    Step,
+    register_analysis,
+    register_op,
+)
+from pixelmill.messages import (
+    ItemFinished,
+    ItemStatus,
+    JobFinished,
+    JobProgress,
+    JobStatus,
+    Priority,
+)
 from pixelmill.runtime.config import RuntimeConfig
 from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
 from pixelmill.runtime.runtime import Runtime, run_batch
 from pixelmill.runtime.spec import JobSpec
+from pixelmill.store import JobRow
 
 __all__ = [
+    "AnalysisDef",
     "BrokenWorkerError",
     "BusyRuntimeError",
     "ClosedRuntimeError",
@@ -49,21 +66,28 @@ __all__ = [
     "ImageTooLargeError",
     "InputError",
     "InternalError",
+    "ItemContext",
+    "ItemFinished",
     "ItemStatus",
     "JobAbortedError",
     "JobEvent",
+    "JobFinished",
     "JobHandle",
+    "JobProgress",
     "JobResult",
+    "JobRow",
     "JobSpec",
     "JobStatus",
     "MemoryLimitError",
     "NoSpaceError",
     "NotAFileError",
     "NotAnImageError",
+    "OpDef",
     "OutputConflictError",
     "OutputError",
     "OutputMissingError",
     "OutputPermissionError",
+    "Param",
     "PixelmillError",
     "Priority",
     "ResourceError",
@@ -76,7 +100,13 @@ __all__ = [
     "UnsupportedImageError",
     "WorkerError",
     "WorkerTimeoutError",
+    "boolean",
+    "choice",
+    "integer",
     "messages",
+    "number",
     "ops",
+    "register_analysis",
+    "register_op",
     "run_batch",
 ]

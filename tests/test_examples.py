@@ -62,12 +62,6 @@ def test_priorities_finishes_the_urgent_job_before_the_bulk_job(tmp_path: Path) 
     assert re.search(r"^2\. bulk +completed .*still to do: 0\)$", out, re.MULTILINE), out
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="workers run the script's top level twice (multiprocessing's __mp_main__ and "
-    "then _load_plugins), so register_op raises 'already registered' and items fail",
-)
 def test_custom_op_and_analysis_run_in_workers(tmp_path: Path) -> None:
     out = run_example("custom_op_and_analysis.py", tmp_path)
     assert (

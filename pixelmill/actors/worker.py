@@ -13,6 +13,7 @@ import resource
 import runpy
 import shutil
 import signal
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -157,9 +158,13 @@ def _load_plugins(plugins: tuple[str, ...]) -> None:
         if plugin in _loaded:
             continue
         if plugin.startswith("file:"):
-            # A script: run its top level, as multiprocessing does for __main__,
-            # so its registrations happen here and its main block does not.
-            runpy.run_path(plugin.removeprefix("file:"), run_name="__mp_main__")
+            script = plugin.removeprefix("file:")
+            # A script: multiprocessing already re-ran its top level in this
+            # process as `__mp_main__` (so its registrations are here); Ray does
+            # not, so run it the same way then. Its main block never runs.
+            main = sys.modules.get("__mp_main__")
+            if getattr(main, "__file__", None) != script:
+                runpy.run_path(script, run_name="__mp_main__")
         else:
             importlib.import_module(plugin)
         _loaded.add(plugin)

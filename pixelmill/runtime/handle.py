@@ -51,6 +51,11 @@ class JobResult:
         """The job's `summary.json`, when the export was written."""
         return next((p for p in self.export_files if p.name == "summary.json"), None)
 
+    @property
+    def report_path(self) -> Path | None:
+        """The job's `report.html`, when it was written."""
+        return next((p for p in self.export_files if p.name == "report.html"), None)
+
     @classmethod
     def from_message(cls, finished: JobFinished) -> JobResult:
         return cls(
@@ -68,12 +73,12 @@ class JobResult:
 class JobHandle:
     """Follows one job: wait for it, read its progress, cancel it, iterate its events.
 
-    Safe to use from any host thread. Events are buffered only once
-    `events()` has been called (a host that never iterates them keeps no
-    item's results in memory), and then up to `event_buffer`: when the
-    reader falls behind, the oldest are dropped (counted in
-    `events_dropped`), never the final `JobFinished`. The latest progress is
-    always kept, for `progress()`.
+    Safe to use from any host thread. Events are buffered from the start, up
+    to `event_buffer` (1,000): when nobody reads them, or the reader falls
+    behind, the oldest are dropped (counted in `events_dropped`), never the
+    final `JobFinished`; so a host that never iterates `events()` holds a
+    bounded few MB, whatever the job's size. The latest progress is always
+    kept, for `progress()`.
     """
 
     def __init__(
@@ -84,7 +89,7 @@ class JobHandle:
         export_dir: Path,
         cancel: Callable[[str, bool], None],
         on_event: Callable[[JobEvent], None] | None = None,
-        event_buffer: int = 10_000,
+        event_buffer: int = 1_000,
     ) -> None:
         self.job_id = job_id
         self.name = name
@@ -95,10 +100,8 @@ class JobHandle:
         self._changed = threading.Condition()
         self._events: deque[JobEvent] = deque()
         self._event_buffer = event_buffer
-        self._buffering = False
         self._progress: JobProgress | None = None
         self._result: JobResult | None = None
-        self._finished: JobFinished | None = None
         self._error: PixelmillError | None = None
         self._started = time.monotonic()
 
@@ -163,12 +166,6 @@ class JobHandle:
             TimeoutError: no event came within `timeout` seconds.
             PixelmillError: the runtime broke or was closed under the job.
         """
-        with self._changed:
-            if not self._buffering:
-                self._buffering = True
-                if self._result is not None:
-                    # Subscribed after the end: the ending is all there is to tell.
-                    self._events.append(self._finished_event())
         while True:
             with self._changed:
                 if not self._changed.wait_for(
@@ -193,7 +190,6 @@ class JobHandle:
             if isinstance(event, JobProgress):
                 self._progress = event
             elif isinstance(event, JobFinished):
-                self._finished = event
                 self._result = JobResult.from_message(event)
                 self._progress = JobProgress(
                     job_id=self.job_id,
@@ -203,8 +199,7 @@ class JobHandle:
                     running=0,
                     elapsed_s=event.duration_s,
                 )
-            if self._buffering:
-                self._events.append(event)
+            self._events.append(event)
             while len(self._events) > self._event_buffer and not isinstance(
                 self._events[0], JobFinished
             ):
@@ -213,10 +208,6 @@ class JobHandle:
             self._changed.notify_all()
         if self._on_event is not None:
             self._on_event(event)
-
-    def _finished_event(self) -> JobFinished:
-        assert self._finished is not None
-        return self._finished
 
     def _break(self, error: PixelmillError) -> None:
         """The job can never finish: make every waiter raise `error`."""
