@@ -23,6 +23,7 @@ from PIL import Image
 
 from pixelmill.errors import InternalError, NoSpaceError, PixelmillError, TransientIOError
 from pixelmill.imaging import pipeline as imaging_pipeline
+from pixelmill.imaging import tuning
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -93,6 +94,9 @@ def init_worker(memory_mb: int | None) -> None:
     # before decoding; Pillow's own fixed limit would cut below it.
     Image.MAX_IMAGE_PIXELS = None
     warnings.simplefilter("error", Image.DecompressionBombWarning)
+    # Keep freed image memory in the heap for the next item (10-12 % less CPU
+    # per photo than faulting it in again; see imaging/tuning.py).
+    tuning.tune_process()
     if memory_mb is not None:
         limit = memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

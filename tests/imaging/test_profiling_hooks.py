@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,20 +15,13 @@ from pixelmill.imaging import ops
 from pixelmill.imaging._stages import recording, stage_clock
 from pixelmill.imaging.pipeline import OutputTarget, Pipeline, run
 from pixelmill.imaging.steps import ItemContext
-from pixelmill.imaging.tuning import DEFAULT_BLOCKS_MAX, tune_process
+from pixelmill.imaging.tuning import tune_process
 from pixelmill.testing_images import write_photo_like
 
 PIPELINE = Pipeline.validated(
     steps=[ops.thumbnail(64), ops.save(format="jpeg")],
     analyses=["rgb_histogram", "channel_stats"],
 )
-
-
-@pytest.fixture(name="blocks_max")
-def _blocks_max() -> Iterator[None]:
-    before = Image.core.get_blocks_max()  # type: ignore[attr-defined]
-    yield
-    Image.core.set_blocks_max(before)  # type: ignore[attr-defined]
 
 
 def test_a_run_records_its_stages_only_while_recording(tmp_path: Path) -> None:
@@ -71,15 +66,33 @@ def test_recording_with_the_thread_cpu_clock(tmp_path: Path) -> None:
     assert times["decode"] > 0
 
 
-@pytest.mark.usefixtures("blocks_max")
-def test_tune_process_keeps_freed_blocks_for_reuse() -> None:
-    tune_process()
-    assert Image.core.get_blocks_max() == DEFAULT_BLOCKS_MAX  # type: ignore[attr-defined]
-    tune_process(blocks_max=3)
-    assert Image.core.get_blocks_max() == 3  # type: ignore[attr-defined]
-    for wrong in (-1, 2.0, True):
-        with pytest.raises(ValueError, match="blocks_max"):
-            tune_process(blocks_max=wrong)  # type: ignore[arg-type]
+def test_tune_process_keeps_freed_memory_for_reuse() -> None:
+    # In a child: the allocator settings last for the life of the process.
+    script = """if True:
+        import json
+        from PIL import Image
+        from pixelmill.imaging.tuning import tune_process
+        first = tune_process()
+        second = tune_process(keep_freed_mb=256, blocks_max=3)
+        print(json.dumps([first, second, Image.core.get_blocks_max()]))
+    """
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    first, second, blocks_max = json.loads(done.stdout)
+    expected = "mmap_threshold=32MiB trim_threshold=128MiB"
+    assert first == {"malloc": expected} or first["malloc"].startswith("skipped")
+    assert second["malloc"] == expected.replace("128", "256") or second["malloc"] == first["malloc"]
+    assert second["pillow_blocks_max"] == blocks_max == 3
+
+
+@pytest.mark.parametrize(
+    "wrong", [{"blocks_max": -1}, {"keep_freed_mb": 2.0}, {"keep_freed_mb": True}]
+)
+def test_tune_process_refuses_bad_settings_before_changing_anything(
+    wrong: dict[str, object],
+) -> None:
+    with pytest.raises(ValueError, match="expected a non-negative integer"):
+        tune_process(**wrong)  # type: ignore[arg-type]
 
 
 def test_analyses_share_one_histogram_per_image(ctx: ItemContext) -> None:
