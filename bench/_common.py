@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import psutil
@@ -35,7 +35,43 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-class PeakRSSSampler:
+class BackgroundSampler:
+    """Context manager: calls ``_sample`` on entry, every ``interval`` seconds on a
+    daemon thread, and once more on exit. Subclasses define ``_sample``."""
+
+    def __init__(self, interval: float, name: str) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _sample(self) -> None:
+        raise NotImplementedError
+
+    def _starting(self) -> None:
+        """Runs on entry, before the first sample."""
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> Self:
+        self._starting()
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+class PeakRSSSampler(BackgroundSampler):
     """Context manager: samples :func:`tree_rss` of this process every ``interval``
     seconds on a daemon thread and keeps the peak (in bytes) in ``peak``.
 
@@ -46,14 +82,12 @@ class PeakRSSSampler:
     """
 
     def __init__(self, interval: float = 0.02) -> None:
-        self.interval = interval
+        super().__init__(interval, "rss-sampler")
         self.peak = 0
         self._proc = psutil.Process()
         self._cpu_seen: dict[int, float] = {}
         self._own_cpu0 = 0.0
         self._cpu_base = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
     def _sample(self) -> None:
         self.peak = max(self.peak, tree_rss(self._proc))
@@ -69,28 +103,15 @@ class PeakRSSSampler:
         children = sum(self._cpu_seen.values()) - self._cpu_base
         return own.user + own.system - self._own_cpu0 + children
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
-
-    def __enter__(self) -> PeakRSSSampler:
+    def _starting(self) -> None:
         own = self._proc.cpu_times()
         self._own_cpu0 = own.user + own.system
-        # Descendants alive before the run (a fork server) count from now.
-        self._sample()
-        self._cpu_base = sum(self._cpu_seen.values())
-        self._thread.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
+    def __enter__(self) -> Self:
+        super().__enter__()
+        # Descendants alive before the run (a fork server) count from now.
+        self._cpu_base = sum(self._cpu_seen.values())
+        return self
 
 
 def median(values: Iterable[float | None]) -> float | None:

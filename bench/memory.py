@@ -59,7 +59,6 @@ import tracemalloc
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -69,7 +68,7 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
-from _common import MIB, PeakRSSSampler, tree_rss, write_json
+from _common import MIB, BackgroundSampler, PeakRSSSampler, tree_rss, write_json
 
 WORKERS = 2
 SMALL_SIZE = (640, 480)
@@ -174,21 +173,22 @@ def rss_by_role(proc: psutil.Process) -> dict[str, int]:
     return roles
 
 
-class Timeline:
+class Timeline(BackgroundSampler):
     """Context manager: :func:`rss_by_role` every ``interval`` s on a daemon thread,
     with this process's count of allocated Python blocks (``sys.getallocatedblocks``)."""
 
     def __init__(self, interval: float = 0.25) -> None:
-        self.interval = interval
+        super().__init__(interval, "rss-timeline")
         self.samples: list[dict[str, float]] = []
         self._proc = psutil.Process()
         self._t0 = time.perf_counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-timeline", daemon=True)
 
     def elapsed(self) -> float:
         """Seconds since the timeline started, on the samples' clock."""
         return time.perf_counter() - self._t0
+
+    def _starting(self) -> None:
+        self._t0 = time.perf_counter()
 
     def _sample(self) -> None:
         roles = rss_by_role(self._proc)
@@ -196,26 +196,6 @@ class Timeline:
         row.update({k: round(v / MIB, 1) for k, v in roles.items()})
         row["blocks"] = sys.getallocatedblocks()
         self.samples.append(row)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
-
-    def __enter__(self) -> Timeline:
-        self._t0 = time.perf_counter()
-        self._sample()
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
 
 
 class BudgetWatch:
