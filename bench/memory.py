@@ -64,11 +64,10 @@ from typing import Any
 import numpy as np
 import PIL
 import psutil
+from _common import MIB, BackgroundSampler, PeakRSSSampler, tree_rss, write_json
 from PIL import Image
 from rich.console import Console
 from rich.table import Table
-
-from _common import MIB, BackgroundSampler, PeakRSSSampler, tree_rss, write_json
 
 WORKERS = 2
 SMALL_SIZE = (640, 480)

@@ -50,9 +50,6 @@ from types import ModuleType
 
 import numpy as np
 import PIL
-from PIL import Image, ImageOps
-from rich.console import Console
-
 from _common import (
     PeakRSSSampler,
     RoundResult,
@@ -65,6 +62,8 @@ from _common import (
     summarise,
     write_json,
 )
+from PIL import Image, ImageOps
+from rich.console import Console
 
 CPUS = os.cpu_count() or 1
 THUMB = 1024

@@ -51,9 +51,10 @@ from pixelmill.messages import (
     JobStatus,
     Priority,
 )
+from pixelmill.runtime.batch import run_batch
 from pixelmill.runtime.config import RuntimeConfig
 from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
-from pixelmill.runtime.runtime import Runtime, run_batch
+from pixelmill.runtime.runtime import Runtime
 from pixelmill.runtime.spec import JobSpec
 from pixelmill.store import JobRow
 

@@ -8,16 +8,15 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.records import csv_columns, csv_row, full_record, summary_item
 from pixelmill.errors import NoSpaceError, OutputError, reason_of
 from pixelmill.imaging.save import translate_write_error
-from pixelmill.report import REPORT_HTML, write_histogram_chart, write_report
 from pixelmill.messages import (
     CloseExport,
     ExportClosed,
@@ -28,6 +27,7 @@ from pixelmill.messages import (
     OpenExport,
     RecordsExported,
 )
+from pixelmill.report import REPORT_HTML, write_histogram_chart, write_report
 
 if TYPE_CHECKING:
     from pixelmill.imaging.steps import Step

@@ -7,10 +7,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.actors._inputs import expand_inputs
-from pixelmill.actors.journal import Journal
 from pixelmill.actors._job_ending import JobEnding
 from pixelmill.actors._job_state import Item, Job, RetryDue
 from pixelmill.actors.base import Actor, ActorContext, Role
+from pixelmill.actors.journal import Journal
 from pixelmill.errors import PixelmillError
 from pixelmill.imaging.pipeline import OutputTarget, estimate_memory_mb
 from pixelmill.imaging.safe_open import probe

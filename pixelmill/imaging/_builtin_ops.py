@@ -37,6 +37,7 @@ _RESAMPLE = Param("resample", choice(*RESAMPLE), "lanczos")
 _REDUCING_GAP = float(os.environ.get("PIXELMILL_REDUCING_GAP", "1.0"))
 # Pillow resamples alpha modes premultiplied, but then skips `reducing_gap`.
 _PREMULTIPLIED = {"LA": "La", "RGBA": "RGBa"}
+_WITHOUT_ALPHA = {"LA": "L", "RGBA": "RGB"}
 
 Params = Mapping[str, Any]
 
@@ -55,9 +56,19 @@ def _shrunk(image: Image.Image, size: tuple[int, int], resample: Image.Resamplin
     premultiplied = _PREMULTIPLIED.get(image.mode)
     if premultiplied is None or resample == Image.Resampling.NEAREST:
         return image.resize(size, resample, reducing_gap=_REDUCING_GAP)
+    if _opaque(image):
+        # Premultiplying by 255 changes nothing: the colour bands alone give the
+        # same pixels, and are cheaper to convert and to resample.
+        colour = image.convert(_WITHOUT_ALPHA[image.mode])
+        return colour.resize(size, resample, reducing_gap=_REDUCING_GAP).convert(image.mode)
     # What Image.resize does for LA and RGBA, but with the whole-factor reduce.
     shrunk = image.convert(premultiplied).resize(size, resample, reducing_gap=_REDUCING_GAP)
     return shrunk.convert(image.mode)
+
+
+def _opaque(image: Image.Image) -> bool:
+    """Whether every pixel's alpha is 255 (many RGBA files carry an unused alpha band)."""
+    return image.getchannel("A").histogram()[255] == image.width * image.height
 
 
 def _resize(image: Image.Image, params: Params, ctx: ItemContext) -> Image.Image:

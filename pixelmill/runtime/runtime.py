@@ -36,10 +36,10 @@ from pixelmill.messages import (
     JobStatus,
     Metrics,
     Sample,
+    SubmitJob,
     Subscribe,
     ThresholdCleared,
     ThresholdCrossed,
-    SubmitJob,
     Watch,
 )
 from pixelmill.runtime.config import RuntimeConfig
@@ -50,13 +50,13 @@ from pixelmill.runtime.spec import JobSpec, new_job_id
 from pixelmill.store import STORE_FILE, JobRow, JobStore, state_dir
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator
     from pathlib import Path
-
-    from pixelmill.messages import JobOrder
     from types import TracebackType
 
-__all__ = ["Runtime", "run_batch"]
+    from pixelmill.messages import JobOrder
+
+__all__ = ["Runtime"]
 
 
 @contextlib.contextmanager
@@ -386,18 +386,3 @@ def _make_dirs(*directories: Path | None) -> None:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise translate_write_error(exc, directory) from exc
-
-
-def run_batch(
-    inputs: Sequence[str],
-    *,
-    export_dir: str,
-    pipeline: Sequence[Any] = (),
-    analyses: Sequence[Any] = (),
-    config: RuntimeConfig | None = None,
-    timeout: float | None = None,
-) -> JobResult:
-    """Run one job in a Runtime of its own and return its result (httpx's one-shot tier)."""
-    with Runtime(config) as runtime:
-        spec = JobSpec(inputs=inputs, export_dir=export_dir, pipeline=pipeline, analyses=analyses)
-        return runtime.submit(spec).wait(timeout)

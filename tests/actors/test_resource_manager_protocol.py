@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from pixelmill.actors.resource_manager import ResourceManager
-from pixelmill.messages import Budget, GetBudget, LeaseGranted, ReleaseLease, RequestLease, SetBudget
+from pixelmill.messages import (
+    Budget,
+    GetBudget,
+    LeaseGranted,
+    ReleaseLease,
+    RequestLease,
+    SetBudget,
+)
 from pixelmill.testing import Probe, make_context
 
 

@@ -38,6 +38,32 @@ def test_thumbnail_does_not_mutate_its_input(ctx: ItemContext) -> None:
     assert image.size == (400, 300)
 
 
+def _alpha_photo(mode: str, *, opaque: bool) -> Image.Image:
+    rng = np.random.default_rng(3)
+    levels = rng.integers(0, 256, (300, 400, len(mode)), dtype=np.uint8)
+    levels[..., -1] = 255 if opaque else rng.integers(0, 256, (300, 400), dtype=np.uint8)
+    return Image.fromarray(levels.squeeze(), mode)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+@pytest.mark.parametrize("opaque", [True, False], ids=["opaque", "translucent"])
+def test_thumbnail_resamples_alpha_premultiplied_reducing_first(
+    mode: str, opaque: bool, ctx: ItemContext
+) -> None:
+    image = _alpha_photo(mode, opaque=opaque)
+    premultiplied = {"RGBA": "RGBa", "LA": "La"}[mode]
+    # Pillow's own premultiplied resample, with the whole-factor reduce it
+    # skips for alpha modes: the opaque shortcut must give the same pixels.
+    expected = (
+        image.convert(premultiplied)
+        .resize((100, 75), Image.Resampling.LANCZOS, reducing_gap=1.0)
+        .convert(mode)
+    )
+    result = apply(ops.thumbnail(100), image, ctx)
+    assert result.mode == mode
+    assert np.array_equal(np.asarray(result), np.asarray(expected))
+
+
 def test_resize_gives_exactly_the_size_asked(ctx: ItemContext) -> None:
     assert apply(ops.resize(33, 77), Image.new("RGB", (400, 300)), ctx).size == (33, 77)
 
