@@ -173,9 +173,11 @@ def print_result(result: JobResult, *, out: Path, log_file: Path) -> None:
     for reason, number in reasons.most_common():
         console.print(f"  {number} x {reason}")
     console.print(f"outputs: {out}")
-    if result.summary_path:
-        console.print(f"export:  {result.summary_path.parent} (summary.json, results.csv, "
-                      "results.jsonl)")
+    if result.export_files:
+        names = ", ".join(path.name for path in result.export_files)
+        console.print(f"export:  {result.export_files[0].parent} ({names})")
+    if result.report_path:
+        console.print(f"report:  {result.report_path}")
     console.print(f"log:     {log_file}")
 
 
