@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,10 +30,11 @@ _RESAMPLE = Param("resample", choice(*RESAMPLE), "lanczos")
 # Reduce by the largest whole factor that still covers the size (a box
 # average, cheap), then resample the rest (less than 2x) with the filter:
 # for formats that cannot shrink while decoding, what a JPEG's DCT scaling
-# to the target does. Against a direct LANCZOS resample, a mean absolute
-# error of ~0.1-0.3 levels on the photo corpus; tests/imaging/test_quality.py
-# bounds it. Pillow's own thumbnail default, 2.0, reduces only from 4x.
-_REDUCING_GAP = float(os.environ.get("PIXELMILL_REDUCING_GAP", "1.0"))
+# to the target does. Against a direct LANCZOS from full size, a mean absolute
+# error of 0.1-0.25 levels on the corpus PNGs, 0.5 on grainy photo-like ones
+# (tests/imaging/test_quality.py bounds it), for 2-5x less time. Pillow's own
+# thumbnail default, 2.0, reduces only from 4x.
+_REDUCING_GAP = 1.0
 # Pillow resamples alpha modes premultiplied, but then skips `reducing_gap`.
 _PREMULTIPLIED = {"LA": "La", "RGBA": "RGBa"}
 _WITHOUT_ALPHA = {"LA": "L", "RGBA": "RGB"}

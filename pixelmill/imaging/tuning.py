@@ -7,13 +7,13 @@ A worker calls `tune_process()` from its initializer.
 Why: an item allocates tens of MiB of pixels (a 5120x2880 RGBA decode is
 59 MiB, in Pillow blocks of up to 16 MiB) and frees them at the end. glibc
 serves such blocks with `mmap` and gives them back with `munmap`, so the next
-item's pixels are faulted in and zeroed by the kernel page by page again:
-on the photo corpus, 364,000 page faults and 0.7 s of kernel time per pass
-of 24 images. Keeping freed memory in the heap for reuse takes that to
-37,000 faults and 0.14 s, 10-12 % less CPU per item, without raising the
+item's pixels are faulted in and zeroed by the kernel page by page again: on
+the photo corpus, ~120,000 page faults and ~0.23 s of kernel time per pass of
+its 24 images. Keeping freed memory in the heap for reuse takes that to
+~12,500 faults and ~0.05 s, 10-12 % less CPU per item, without raising the
 peak RSS (it is reached during an item anyway). Pillow's own block cache
-(`Image.core.set_blocks_max`) does part of the same at +100 MiB of RSS, and
-adds nothing measurable on top of this; it stays available as an option.
+(`Image.core.set_blocks_max`) gets 2-7 % at +70-110 MiB of peak RSS and adds
+nothing measurable on top of this; it stays available as an option.
 """
 
 from __future__ import annotations
