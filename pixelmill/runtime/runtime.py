@@ -42,6 +42,7 @@ from pixelmill.messages import (
     ThresholdCrossed,
     Watch,
 )
+from pixelmill.runtime._main_guard import refuse_unguarded_main
 from pixelmill.runtime.config import RuntimeConfig
 from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
 from pixelmill.runtime.logging import make_logger
@@ -82,13 +83,16 @@ class Runtime:
             `Runtime(workers=2, memory_mb=512, log_file="run.jsonl")`.
 
     Raises:
-        ConfigError: a setting is invalid; the message names it.
+        ConfigError: a setting is invalid; the message names it. Or the main
+            script starts the Runtime outside `if __name__ == "__main__":`,
+            so that every worker process would start it again.
     """
 
     def __init__(self, config: RuntimeConfig | None = None, **overrides: Any) -> None:
         config = config or RuntimeConfig()
         if overrides:
             config = config.replace(**overrides)
+        refuse_unguarded_main(backend=config.backend)
         self.config = config
         self.store_path = state_dir(config.state_dir) / STORE_FILE if config.journal else None
         """The job store this Runtime records its jobs in, or None."""
