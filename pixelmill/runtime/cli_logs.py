@@ -34,6 +34,8 @@ def add_logs_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     logs.add_argument("--level", metavar="LEVEL", help="this level and above")
     logs.add_argument("--actor", metavar="ROLE", help="job_manager, supervisor, ...")
     logs.add_argument("--event", metavar="NAME", help="an event or glob, e.g. 'item.*'")
+    logs.add_argument("--reason", metavar="CLASS",
+                      help="failures of this class, or below it: input.truncated, input.")
     logs.add_argument("--since", metavar="TIME", help="ISO time, or a duration ago: 10m, 2h")
     logs.add_argument("--until", metavar="TIME", help="ISO time, or a duration ago")
     logs.add_argument("--summary", action="store_true",
@@ -45,15 +47,22 @@ def add_logs_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
 
 def logs_command(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
-    log_filter = LogFilter(
-        job=args.job,
-        item=args.item,
-        level=args.level,
-        actor=args.actor,
-        event=args.event,
-        since=parse_time(args.since, now, flag="--since") if args.since else None,
-        until=parse_time(args.until, now, flag="--until") if args.until else None,
-    )
+    since = parse_time(args.since, now, flag="--since") if args.since else None
+    until = parse_time(args.until, now, flag="--until") if args.until else None
+    try:
+        log_filter = LogFilter(
+            job=args.job,
+            item=args.item,
+            level=args.level,
+            actor=args.actor,
+            event=args.event,
+            reason=args.reason,
+            since=since,
+            until=until,
+        )
+    except ConfigError as exc:
+        # LogFilter names its field first (`level: ...`); here it came from that flag.
+        raise ConfigError(f"--{exc}") from exc
     reader = LogReader()
     if args.follow:
         if len(args.files) != 1:

@@ -8,15 +8,14 @@ crash, garbage) is skipped and counted, never fatal.
 from __future__ import annotations
 
 import json
-import re
+import os
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from fnmatch import fnmatchcase
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pixelmill.errors import ConfigError
+from pixelmill.runtime._log_filter import LEVELS, LogFilter, parse_time, resolve_job
 from pixelmill.runtime._log_render import render_records
 from pixelmill.runtime._log_summary import (
     ErrorGroup,
@@ -25,11 +24,10 @@ from pixelmill.runtime._log_summary import (
     SlowItem,
     render_summary,
     summarize,
-    timestamp_of,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping
 
 
 __all__ = [
@@ -37,6 +35,7 @@ __all__ = [
     "ErrorGroup",
     "JobTimeline",
     "LogFilter",
+    "LogPaths",
     "LogReader",
     "LogRecord",
     "LogSummary",
@@ -50,12 +49,9 @@ __all__ = [
     "summarize",
 ]
 
-LEVELS = ("debug", "info", "warning", "error", "critical")
-"""Log levels, least severe first."""
+LogPaths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+"""One log file or directory, or several: `"run.jsonl"`, `Path("logs")`, `[a, b]`."""
 
-_RANK = {name: rank for rank, name in enumerate(LEVELS)}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _CHUNK = 1 << 16
 
 
@@ -85,12 +81,13 @@ class LogReader:
         self.first_skipped: str | None = None
         """Where the first skipped line was, as `path:line`."""
 
-    def read(self, paths: Sequence[Path]) -> Iterator[LogRecord]:
+    def read(self, paths: LogPaths) -> Iterator[LogRecord]:
         """Stream the records of files, in the order given.
 
         Args:
-            paths: log files, or directories whose `*.jsonl` files are read in
-                name order (`run-YYYYMMDD-HHMMSS.jsonl` sorts by time).
+            paths: a log file, or a directory whose `*.jsonl` files are read
+                in name order (`run-YYYYMMDD-HHMMSS.jsonl` sorts by time), or
+                several of them; each a `str` or a `Path`.
 
         Raises:
             ConfigError: now, if a path does not exist or a directory holds no
@@ -111,7 +108,7 @@ class LogReader:
 
     def follow(
         self,
-        path: Path,
+        path: str | os.PathLike[str],
         *,
         poll_s: float = 0.2,
         stop: Callable[[], bool] | None = None,
@@ -132,6 +129,7 @@ class LogReader:
                 after that job's `job.finished` record (checked before any
                 filter, and `""` means whichever job finishes first).
         """
+        path = Path(path)
         handle: BinaryIO | None = None
         pending = b""
         number = 0
@@ -176,7 +174,7 @@ class LogReader:
         return None
 
 
-def read_records(paths: Sequence[Path]) -> Iterator[LogRecord]:
+def read_records(paths: LogPaths) -> Iterator[LogRecord]:
     """Stream the records of log files or directories; see `LogReader.read`.
 
     Use a `LogReader` to learn how many lines were skipped.
@@ -185,7 +183,7 @@ def read_records(paths: Sequence[Path]) -> Iterator[LogRecord]:
 
 
 def follow(
-    path: Path,
+    path: str | os.PathLike[str],
     *,
     poll_s: float = 0.2,
     stop: Callable[[], bool] | None = None,
@@ -197,9 +195,11 @@ def follow(
     )
 
 
-def _log_files(paths: Sequence[Path]) -> list[Path]:
+def _log_files(paths: LogPaths) -> list[Path]:
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
     files: list[Path] = []
-    for path in paths:
+    for path in map(Path, paths):
         if path.is_dir():
             found = sorted(p for p in path.glob("*.jsonl") if p.is_file())
             if not found:
@@ -228,122 +228,3 @@ def _finishes(record: Mapping[str, Any], job: str | None) -> bool:
         and record.get("event") == "job.finished"
         and str(record.get("job_id") or "").startswith(job)
     )
-
-
-def parse_time(text: str, now: datetime, *, flag: str = "--since") -> datetime:
-    """Read a `--since` / `--until` value: an ISO time, or a duration meaning "ago".
-
-    Args:
-        text: `2026-11-28T17:18:25Z`, `2026-11-28 17:18`, `2026-11-28`, or a
-            duration `90s`, `10m`, `2h`, `1d`, `1w` (decimals allowed: `1.5h`).
-            An ISO time without an offset is UTC, like the log's timestamps.
-        now: what a duration counts back from; naive means UTC.
-        flag: the flag named in the error.
-
-    Returns:
-        An aware UTC datetime.
-
-    Raises:
-        ConfigError: `--since: expected an ISO time or a duration like 10m, got "..."`.
-    """
-    stripped = text.strip()
-    if match := _DURATION.fullmatch(stripped):
-        return _utc(now) - timedelta(seconds=float(match[1]) * _UNIT_S[match[2]])
-    try:
-        return _utc(datetime.fromisoformat(stripped))
-    except ValueError as exc:
-        message = f'{flag}: expected an ISO time or a duration like 10m, got "{text}"'
-        raise ConfigError(message) from exc
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LogFilter:
-    """Which records to keep; every criterion given must hold, None means any.
-
-    A record that lacks the field a criterion looks at does not match it:
-    `job="ab"` drops `runtime.started`, `since=...` drops a record without a
-    readable timestamp.
-
-    Raises:
-        ConfigError: for an unknown level, or `until` not after `since`.
-    """
-
-    job: str | None = None
-    """A job id, or a prefix of one; see `resolve_job` to insist it is unique."""
-    item: str | None = None
-    """A substring of the item's path."""
-    level: str | None = None
-    """The least severe level kept, one of `LEVELS` in any case."""
-    actor: str | None = None
-    """The actor role, exactly (`job_manager`, `supervisor`, ...)."""
-    event: str | None = None
-    """An event name or glob (`item.*`); commas separate alternatives."""
-    since: datetime | None = None
-    """Keep records at or after this time; naive means UTC."""
-    until: datetime | None = None
-    """Keep records before this time; naive means UTC."""
-
-    def __post_init__(self) -> None:
-        # Frozen, so normalise through object.__setattr__, as dataclasses do.
-        if self.level is not None:
-            if self.level.lower() not in _RANK:
-                levels = ", ".join(LEVELS)
-                raise ConfigError(f'--level: expected one of {levels}, got "{self.level}"')
-            object.__setattr__(self, "level", self.level.lower())
-        for name in ("since", "until"):
-            if (moment := getattr(self, name)) is not None:
-                object.__setattr__(self, name, _utc(moment))
-        if self.since is not None and self.until is not None and self.until <= self.since:
-            message = f"--until: {self.until:%Y-%m-%d %H:%M:%S} UTC is not after --since"
-            raise ConfigError(f"{message} {self.since:%Y-%m-%d %H:%M:%S} UTC")
-
-    def matches(self, record: Mapping[str, Any]) -> bool:
-        """Whether the record meets every criterion."""
-        if self.job is not None and not str(record.get("job_id") or "").startswith(self.job):
-            return False
-        if self.item is not None and self.item not in str(record.get("item") or ""):
-            return False
-        if self.level is not None and (
-            _RANK.get(str(record.get("level")), _RANK["info"]) < _RANK[self.level]
-        ):
-            return False
-        if self.actor is not None and record.get("actor") != self.actor:
-            return False
-        if self.event is not None:
-            event = str(record.get("event") or "")
-            if not any(fnmatchcase(event, glob.strip()) for glob in self.event.split(",")):
-                return False
-        if self.since is not None or self.until is not None:
-            moment = timestamp_of(record)
-            if moment is None:
-                return False
-            if self.since is not None and moment < self.since:
-                return False
-            if self.until is not None and moment >= self.until:
-                return False
-        return True
-
-
-def resolve_job(prefix: str, records: Iterable[Mapping[str, Any]]) -> str:
-    """The one job id in the records that starts with `prefix`.
-
-    Raises:
-        ConfigError: `--job: ...` if no job or several jobs start with it.
-    """
-    found = {
-        job_id
-        for record in records
-        if isinstance(job_id := record.get("job_id"), str) and job_id.startswith(prefix)
-    }
-    if prefix in found:
-        return prefix
-    if len(found) == 1:
-        return found.pop()
-    if not found:
-        raise ConfigError(f'--job: no job id in the logs starts with "{prefix}"')
-    shown = ", ".join(sorted(found)[:5]) + (", ..." if len(found) > 5 else "")
-    raise ConfigError(f'--job: "{prefix}" starts {len(found)} job ids ({shown}); give more of it')

@@ -112,6 +112,44 @@ def test_logs_summary_groups_the_runs_failures(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 3
     assert {line["event"] for line in lines} == {"item.done"}
+    assert main(["logs", str(tmp_path / "run.jsonl"), "--reason", "input", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert all(line["reason"].startswith("input.") for line in lines)
+    failed = [line["item"] for line in lines if line["event"] == "item.failed"]
+    assert failed == [str(tmp_path / "in" / "broken_0000_truncated_jpeg.jpg")]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--level", "Loud"], '--level: expected one of debug, info, warning, error, critical, '
+                              'got "Loud"'),
+        (["--reason", "."], '--reason: expected a dotted class such as input.truncated or '
+                            'input., got "."'),
+        (["--since", "1h", "--until", "2h"], "--until: "),
+        (["--since", "soon"], '--since: expected an ISO time or a duration like 10m, got "soon"'),
+    ],
+)
+def test_a_bad_logs_flag_is_named_as_the_flag_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    (tmp_path / "run.jsonl").write_text('{"event": "runtime.started"}\n')
+    with pytest.raises(SystemExit) as exit_info:
+        main(["logs", str(tmp_path / "run.jsonl"), *flags])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"pixelmill: error: {message}"), error
+    assert "----" not in error
+
+
+def test_a_missing_log_is_a_usage_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["logs", str(tmp_path / "nope.jsonl")])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"pixelmill: error: {tmp_path / 'nope.jsonl'}: no such log file or directory\n")
 
 
 def test_a_plugin_module_brings_its_ops_to_the_command_line(

@@ -128,11 +128,23 @@ def test_torn_and_garbage_lines_are_skipped_and_counted_with_where_the_first_was
     assert reader.first_skipped == f"{path}:3"
 
 
+def test_one_path_or_str_or_any_iterable_of_them_is_read_like_a_list(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "logs" / "run.jsonl", [rec("one"), rec("two")])
+    for paths in (log, str(log), log.parent, str(log.parent), [str(log)], (p for p in [log])):
+        assert events(read_records(paths)) == ["one", "two"], paths
+    assert events(LogReader().read(str(log))) == ["one", "two"]
+    assert events(follow(str(log), stop=lambda: True)) == ["one", "two"]
+
+
 def test_a_missing_path_or_an_empty_directory_is_a_config_error_before_any_record(
     tmp_path: Path,
 ) -> None:
     with pytest.raises(ConfigError, match="no such log file"):
         read_records([tmp_path / "nope.jsonl"])
+    for missing in (tmp_path / "nope.jsonl", str(tmp_path / "nope.jsonl")):
+        with pytest.raises(ConfigError) as error:
+            read_records(missing)
+        assert str(error.value) == f"{tmp_path / 'nope.jsonl'}: no such log file or directory"
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match=r"no \*\.jsonl log"):
         read_records([tmp_path / "empty"])
@@ -224,20 +236,46 @@ def test_an_iso_time_without_an_offset_is_utc_and_one_with_an_offset_is_converte
     assert parse_time("2026-11-28T17:18:25.354852Z", T0).microsecond == 354852
 
 
-def test_a_bad_time_names_the_flag_and_quotes_the_value() -> None:
+def test_a_bad_time_names_the_field_or_the_flag_given_and_quotes_the_value() -> None:
     with pytest.raises(ConfigError) as error:
         parse_time("yesterdayish", T0)
     assert str(error.value) == (
-        '--since: expected an ISO time or a duration like 10m, got "yesterdayish"')
+        'since: expected an ISO time or a duration like 10m, got "yesterdayish"')
     with pytest.raises(ConfigError, match=r"^--until: "):
         parse_time("10 minutes", T0, flag="--until")
 
 
-def test_a_bad_level_and_an_until_before_since_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match=r'^--level: expected one of debug, .*got "Loud"'):
+def test_a_bad_level_reason_or_an_until_before_since_names_the_field_not_a_flag() -> None:
+    with pytest.raises(ConfigError, match=r'^level: expected one of debug, .*got "Loud"'):
         LogFilter(level="Loud")
-    with pytest.raises(ConfigError, match=r"^--until: .* is not after --since"):
+    with pytest.raises(ConfigError, match=r"^until: .* UTC is not after since \(.* UTC\)$"):
         LogFilter(since=parse_time("1h", T0), until=parse_time("2h", T0))
+    for empty in ("", " ", ".", "input.,"):
+        with pytest.raises(ConfigError, match=r'^reason: expected a dotted class'):
+            LogFilter(reason=empty)
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("input.truncated", ["item.failed"] * 3),
+        ("input", ["item.failed"] * 3),
+        ("input.", ["item.failed"] * 3),
+        ("io.transient", ["item.failed"] * 2),
+        ("input.trunc", []),  # a class is matched whole, never by part of a name
+        ("*.error", ["actor.crashed"]),
+        ("io., internal.error", ["item.failed", "item.failed", "actor.crashed"]),
+    ],
+)
+def test_reason_keeps_a_failure_class_or_every_class_below_it(
+    log: Path, reason: str, expected: list[str]
+) -> None:
+    assert kept(log, reason=reason) == expected
+
+
+def test_a_record_without_a_reason_never_matches_one(log: Path) -> None:
+    # job.finished carries `reason: null`; item.done carries none at all.
+    assert kept(log, reason="*") == ["item.failed"] * 5 + ["actor.crashed"]
 
 
 def test_resolve_job_gives_the_one_id_a_prefix_starts_and_refuses_ambiguity(log: Path) -> None:
@@ -245,7 +283,7 @@ def test_resolve_job_gives_the_one_id_a_prefix_starts_and_refuses_ambiguity(log:
     assert resolve_job(JOB_B, read_records([log])) == JOB_B
     with pytest.raises(ConfigError, match=rf'"aaaa" starts 2 job ids \({JOB_A}, {JOB_B}\)'):
         resolve_job("aaaa", read_records([log]))
-    with pytest.raises(ConfigError, match=r'^--job: no job id in the logs starts with "zz"'):
+    with pytest.raises(ConfigError, match=r'^job: no job id in the logs starts with "zz"'):
         resolve_job("zz", read_records([log]))
 
 
