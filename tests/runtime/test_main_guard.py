@@ -101,7 +101,7 @@ def test_a_runtime_refuses_to_start_while_this_process_imports_a_main_script() -
     process = multiprocessing.current_process()
     process._inheriting = True  # type: ignore[attr-defined]  # what spawn.prepare sets
     try:
-        with pytest.raises(ConfigError, match="a worker process imported .* again"):
+        with pytest.raises(ConfigError, match=r"a worker process imported .* again"):
             Runtime(workers=1)
     finally:
         del process._inheriting  # type: ignore[attr-defined]
