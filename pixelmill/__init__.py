@@ -6,7 +6,9 @@ the actors and typed messages beneath (`pixelmill.actors`,
 `pixelmill.messages`). Importing pixelmill configures no logging.
 """
 
-from pixelmill import messages
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from pixelmill.errors import (
     BrokenWorkerError,
     BusyRuntimeError,
@@ -33,30 +35,82 @@ from pixelmill.errors import (
     WorkerError,
     WorkerTimeoutError,
 )
-from pixelmill.imaging import ops
-from pixelmill.imaging._params import Param, boolean, choice, integer, number
-from pixelmill.imaging.steps import (
-    AnalysisDef,
-    ItemContext,
-    OpDef,
-    Step,
-    register_analysis,
-    register_op,
-)
-from pixelmill.messages import (
-    ItemFinished,
-    ItemStatus,
-    JobFinished,
-    JobProgress,
-    JobStatus,
-    Priority,
-)
-from pixelmill.runtime.batch import run_batch
-from pixelmill.runtime.config import RuntimeConfig
-from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
-from pixelmill.runtime.runtime import Runtime
-from pixelmill.runtime.spec import JobSpec
-from pixelmill.store import JobRow
+
+if TYPE_CHECKING:
+    from pixelmill import messages
+    from pixelmill.imaging import ops
+    from pixelmill.imaging._params import Param, boolean, choice, integer, number
+    from pixelmill.imaging.steps import (
+        AnalysisDef,
+        ItemContext,
+        OpDef,
+        Step,
+        register_analysis,
+        register_op,
+    )
+    from pixelmill.messages import (
+        ItemFinished,
+        ItemStatus,
+        JobFinished,
+        JobProgress,
+        JobStatus,
+        Priority,
+    )
+    from pixelmill.runtime.batch import run_batch
+    from pixelmill.runtime.config import RuntimeConfig
+    from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
+    from pixelmill.runtime.runtime import Runtime
+    from pixelmill.runtime.spec import JobSpec
+    from pixelmill.store import JobRow
+
+# Everything but the errors is imported on first use: a worker process (which
+# imports `pixelmill.actors.worker`) and the command line's start-up load only
+# what they touch, not the whole runtime.
+_LAZY: dict[str, str] = {
+    "messages": "pixelmill.messages",
+    "ops": "pixelmill.imaging",
+    "Param": "pixelmill.imaging._params",
+    "boolean": "pixelmill.imaging._params",
+    "choice": "pixelmill.imaging._params",
+    "integer": "pixelmill.imaging._params",
+    "number": "pixelmill.imaging._params",
+    "AnalysisDef": "pixelmill.imaging.steps",
+    "ItemContext": "pixelmill.imaging.steps",
+    "OpDef": "pixelmill.imaging.steps",
+    "Step": "pixelmill.imaging.steps",
+    "register_analysis": "pixelmill.imaging.steps",
+    "register_op": "pixelmill.imaging.steps",
+    "ItemFinished": "pixelmill.messages",
+    "ItemStatus": "pixelmill.messages",
+    "JobFinished": "pixelmill.messages",
+    "JobProgress": "pixelmill.messages",
+    "JobStatus": "pixelmill.messages",
+    "Priority": "pixelmill.messages",
+    "run_batch": "pixelmill.runtime.batch",
+    "RuntimeConfig": "pixelmill.runtime.config",
+    "JobEvent": "pixelmill.runtime.handle",
+    "JobHandle": "pixelmill.runtime.handle",
+    "JobResult": "pixelmill.runtime.handle",
+    "Runtime": "pixelmill.runtime.runtime",
+    "JobSpec": "pixelmill.runtime.spec",
+    "JobRow": "pixelmill.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        msg = f"module 'pixelmill' has no attribute {name!r}"
+        raise AttributeError(msg)
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"pixelmill.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "AnalysisDef",
