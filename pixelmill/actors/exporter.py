@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import math
 import os
 import shutil
 import time
@@ -37,6 +38,8 @@ __all__ = ["Exporter", "RESULTS_CSV", "RESULTS_JSONL", "SUMMARY_JSON"]
 RESULTS_CSV = "results.csv"
 RESULTS_JSONL = "results.jsonl"
 SUMMARY_JSON = "summary.json"
+_SPACE_CHECK_EVERY_S = 0.25
+"""Free space is checked before a row at most this often (a statvfs per row is slow)."""
 
 
 @dataclass
@@ -51,15 +54,25 @@ class _Export:
     owner: Any
     """Told `ExportFailed` when writing fails; the JobManager."""
     charts: bool = False
+    unflushed: bool = False
+    space_checked: float = -math.inf
+    """When the disk's free space was last checked (monotonic seconds)."""
 
     def temp(self, name: str) -> Path:
         return self.directory / f".{name}.partial"
+
+    def flush(self) -> None:
+        self.csv_file.flush()
+        self.jsonl_file.flush()
+        self.unflushed = False
 
 
 class Exporter(Actor):
     """Writes `results.csv`, `results.jsonl`, `summary.json` and `report.html` per job.
 
-    Rows are appended (and flushed) as items finish, under temporary names;
+    Rows are appended as items finish, under temporary names, and flushed
+    whenever the Exporter has caught up with its inbox (so under load one
+    flush covers many rows, and an idle export is always on disk);
     on `CloseExport` each file is moved to its final name by an atomic
     rename, so no reader ever sees a half-written export. Memory does not
     grow with the number of items: `summary.json` is streamed from the JSON
@@ -90,6 +103,14 @@ class Exporter(Actor):
             export.jsonl_file.close()
 
     def handle(self, message: Any) -> Any:
+        answer = self._handle(message)
+        if self.actor_inbox.empty():
+            for job_id, export in list(self._exports.items()):
+                if export.unflushed:
+                    self._guarded(job_id, export.flush)
+        return answer
+
+    def _handle(self, message: Any) -> Any:
         match message:
             case OpenExport():
                 self._guarded(message.job_id, lambda: self._open(message))
@@ -158,16 +179,17 @@ class Exporter(Actor):
 
     def _append(self, job_id: str, record: dict[str, Any]) -> None:
         export = self._exports[job_id]
-        _check_free_space(export.directory, self._min_free_mb)
+        now = time.monotonic()
+        if now - export.space_checked >= _SPACE_CHECK_EVERY_S:
+            _check_free_space(export.directory, self._min_free_mb)
+            export.space_checked = now
         export.csv_writer.writerow(csv_row(record, export.analyses))
         export.jsonl_file.write(json.dumps(record) + "\n")
         histogram = record["analyses"].get("rgb_histogram") if record["analyses"] else None
         if export.charts and histogram is not None:
             name = f"{record['index']:06d}-{Path(record['path']).stem[:80]}.png"
             write_histogram_chart(histogram, export.directory / "charts" / _safe(name))
-        # Flushed per item so the rows are on disk as items finish.
-        export.csv_file.flush()
-        export.jsonl_file.flush()
+        export.unflushed = True
 
     def _close(self, summary: JobFinished) -> ExportClosed:
         job_id = summary.job_id
