@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -15,9 +16,11 @@ if TYPE_CHECKING:
     import pykka
 
     from pixelmill.actors._inputs import Input
+    from pixelmill.imaging.pipeline import Pipeline
+    from pixelmill.imaging.safe_open import ImageHeader
     from pixelmill.messages import JobOrder
 
-__all__ = ["TERMINAL", "Item", "Job", "RetryDue"]
+__all__ = ["TERMINAL", "Item", "Job", "Lookahead", "RetryDue"]
 
 
 @dataclasses.dataclass(slots=True)
@@ -30,6 +33,37 @@ class Item:
     """Set by a `Degrade` decision: decode at 1/reduce scale."""
     memory_mb: int = 0
     """The memory its lease asks for, estimated from its header."""
+    header: ImageHeader | None = None
+    """Its header, once probed."""
+    work: float = 0.0
+    """Its estimated cost (`estimate_work`), once probed."""
+    lease: str = ""
+    """The id of the lease it runs under, once requested."""
+    batched: bool = False
+    """Leased and run with other small items in one `ProcessBatch`."""
+    solo: bool = False
+    """Must run alone: its batch crashed or hung, and it may be why."""
+
+
+class Lookahead:
+    """Items read ahead of dispatch, their headers probed, handed out costliest first.
+
+    Dispatching the longest items first (LPT scheduling) keeps every worker
+    busy to the end of a job instead of leaving one to finish a large image
+    alone; across the lookahead the order is by estimated work, not index.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Item]] = []
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def push(self, item: Item, work: float) -> None:
+        heapq.heappush(self._heap, (-work, item.index, item))
+
+    def pop(self) -> Item | None:
+        return heapq.heappop(self._heap)[2] if self._heap else None
 
 
 @dataclasses.dataclass(eq=False)
@@ -38,11 +72,15 @@ class Job:
     listener: pykka.ActorRef[Any] | None
     seq: int
     inputs: Iterator[Input]
+    pipeline: Pipeline
+    """The order's pipeline, validated once."""
     started_wall: float = dataclasses.field(default_factory=time.time)
     started: float = dataclasses.field(default_factory=time.monotonic)
     expanded: bool = False
     next_index: int = 0
     ready: deque[Item] = dataclasses.field(default_factory=deque)
+    """Items to run again (retries, degrades), ahead of new ones."""
+    lookahead: Lookahead = dataclasses.field(default_factory=Lookahead)
     waiting: dict[int, Item] = dataclasses.field(default_factory=dict)
     """Items whose lease is requested and not yet granted."""
     running: dict[int, Item] = dataclasses.field(default_factory=dict)
@@ -64,8 +102,20 @@ class Job:
     def job_id(self) -> str:
         return self.order.job_id
 
-    def lease_id(self, item: Item) -> str:
-        return f"{self.job_id}/{item.index}/{item.attempt}"
+    def next_input(self) -> Item | None:
+        """The next input not finished by an earlier run, as a new item; None at the end."""
+        if self.expanded:
+            return None
+        while (found := next(self.inputs, None)) is not None:
+            item = Item(index=self.next_index, input=found)
+            self.next_index += 1
+            done_before = self.prior.get(str(found.path))
+            if done_before is None:
+                return item
+            # Finished by an earlier run: counted, and re-exported by the replay.
+            self.counts[done_before] = self.counts.get(done_before, 0) + 1
+        self.expanded = True
+        return None
 
     def job_counts(self) -> JobCounts:
         return JobCounts(
@@ -75,8 +125,8 @@ class Job:
 
     def idle(self) -> bool:
         return not (
-            self.ready or self.waiting or self.running or self.deciding or self.retrying
-            or self.replay is not None
+            self.ready or self.lookahead or self.waiting or self.running or self.deciding
+            or self.retrying or self.replay is not None
         )
 
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import itertools
-import time
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.actors._inputs import expand_inputs
+from pixelmill.actors._item_flow import BATCH_MAX, ItemFlow
 from pixelmill.actors._job_ending import JobEnding
 from pixelmill.actors._job_state import Item, Job, RetryDue
+from pixelmill.actors._lease_book import LeaseBook
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.journal import Journal
 from pixelmill.errors import PixelmillError
-from pixelmill.imaging.pipeline import OutputTarget, estimate_memory_mb
-from pixelmill.imaging.safe_open import probe
 from pixelmill.messages import (
     AbortJob,
+    BatchDone,
     CancelJob,
     DecideRecovery,
     Degrade,
@@ -31,10 +31,7 @@ from pixelmill.messages import (
     JobStatus,
     LeaseGranted,
     OpenExport,
-    Process,
     RecordsExported,
-    ReleaseLease,
-    RequestLease,
     Retry,
     RuntimeBroken,
     Skip,
@@ -58,15 +55,18 @@ class _Flush:
     __slots__ = ()
 
 
-class JobManager(JobEnding, Actor):
+class JobManager(ItemFlow, JobEnding, Actor):
     """Runs jobs: expands inputs lazily, leases, dispatches, records each outcome.
 
     Across jobs, work goes to the most urgent job first and FIFO among equals.
-    Each job keeps at most `window` lease requests outstanding, so a job of
-    100,000 files holds a few items in memory, not 100,000 messages; the
-    ResourceManager orders the requests of all jobs by priority, then age.
-    Results whose attempt is no longer current (a re-sent item) are ignored,
-    so an item's outcome is recorded exactly once.
+    Each job keeps at most `window` lease requests outstanding, and reads
+    at most `LOOKAHEAD` inputs ahead of them, so a job of 100,000 files
+    holds a few items in memory, not 100,000 messages; the ResourceManager
+    orders the requests of all jobs by priority, then age. Within a job the
+    costliest items go first, and up to `batch_max` small ones share a lease
+    and a `ProcessBatch` (see `ItemFlow`). Results whose attempt is no longer
+    current (a re-sent item) are ignored, so an item's outcome is recorded
+    exactly once.
     """
 
     actor_role = Role.JOB_MANAGER
@@ -76,15 +76,17 @@ class JobManager(JobEnding, Actor):
         context: ActorContext,
         *,
         window: int = 4,
+        batch_max: int = BATCH_MAX,
         admission_control: bool = True,
         journal: Path | None = None,
     ) -> None:
         super().__init__(context)
         self._window = max(1, window)
+        self._batch_max = max(1, batch_max)
         self._admission_control = admission_control
         self._journal = Journal(journal, on_error=self._journal_failed)
         self._jobs: dict[str, Job] = {}
-        self._leases: dict[str, tuple[str, int]] = {}
+        self._leases = LeaseBook()
         self._seq = itertools.count()
 
     def on_start(self) -> None:
@@ -115,6 +117,9 @@ class JobManager(JobEnding, Actor):
                 self._granted(lease_id)
             case ItemDone() | ItemFailed():
                 self._returned(message)
+            case BatchDone(outcomes=outcomes):
+                for outcome in outcomes:
+                    self._returned(outcome)
             case Retry() | Degrade() | Skip() | Fail() | AbortJob():
                 self._decided(message)
             case RuntimeBroken(reason=reason, message=text):
@@ -153,6 +158,7 @@ class JobManager(JobEnding, Actor):
             listener=request.listener,
             seq=next(self._seq),
             inputs=expand_inputs(order.inputs, order.exclude_dirs),
+            pipeline=order.pipeline.validate(),
         )
         self._jobs[order.job_id] = job
         if request.resume:
@@ -186,109 +192,6 @@ class JobManager(JobEnding, Actor):
             ),
         )
         self.send(Role.MONITOR, WatchDisk(directory=str(order.export_dir)))
-
-    def _pump(self) -> None:
-        for job in sorted(self._jobs.values(), key=lambda j: (j.order.priority, j.seq)):
-            while job.stopping is None and len(job.waiting) < self._window:
-                item = self._next_item(job)
-                if item is None:
-                    break
-                self._request_lease(job, item)
-            if job.expanded and job.idle() and not job.closing:
-                self._close(job)
-
-    def _next_item(self, job: Job) -> Item | None:
-        if job.ready:
-            return job.ready.popleft()
-        if job.expanded:
-            return None
-        while (found := next(job.inputs, None)) is not None:
-            item = Item(index=job.next_index, input=found)
-            job.next_index += 1
-            done_before = job.prior.get(str(found.path))
-            if done_before is None:
-                return item
-            # Finished by an earlier run: counted, and re-exported by the replay.
-            job.counts[done_before] = job.counts.get(done_before, 0) + 1
-        job.expanded = True
-        return None
-
-    def _request_lease(self, job: Job, item: Item) -> None:
-        try:
-            header = probe(item.input.path)
-        except PixelmillError as exc:
-            # The header alone shows the input is bad: no need to use a worker.
-            self._item_failed(job, item, exc.reason, str(exc), worker=None)
-            return
-        item.memory_mb = estimate_memory_mb(header, job.order.pipeline, reduce=item.reduce)
-        job.waiting[item.index] = item
-        self._leases[job.lease_id(item)] = (job.job_id, item.index)
-        self._send_lease_request(job, item)
-
-    def _send_lease_request(self, job: Job, item: Item) -> None:
-        self.send(
-            Role.RESOURCE_MANAGER,
-            RequestLease(
-                lease_id=job.lease_id(item),
-                # Without admission control only the CPU slots bound the work.
-                memory_mb=item.memory_mb if self._admission_control else 0,
-                cpu_slots=1,
-                priority=int(job.order.priority),
-                reply_to=self.actor_ref,
-            ),
-        )
-
-    def _release(self, job: Job, item: Item) -> None:
-        lease_id = job.lease_id(item)
-        if self._leases.pop(lease_id, None) is not None:
-            self.send(Role.RESOURCE_MANAGER, ReleaseLease(lease_id=lease_id))
-
-    def _granted(self, lease_id: str) -> None:
-        owner = self._leases.get(lease_id)
-        job = self._jobs.get(owner[0]) if owner else None
-        if job is not None and owner is not None and owner[1] in job.running:
-            return  # a running item's lease, re-granted by a restarted ResourceManager
-        item = job.waiting.pop(owner[1], None) if job and owner else None
-        if job is None or item is None:
-            self._leases.pop(lease_id, None)
-            self.send(Role.RESOURCE_MANAGER, ReleaseLease(lease_id=lease_id))
-            return
-        job.running[item.index] = item
-        item.started = item.started or time.monotonic()
-        self._dispatch(job, item)
-
-    def _dispatch(self, job: Job, item: Item) -> None:
-        order = job.order
-        target = OutputTarget(
-            output_dir=order.output_dir, stem=item.input.stem, rel_dir=item.input.rel_dir
-        )
-        self.send(
-            Role.PROCESSOR_POOL,
-            Process(
-                job_id=job.job_id,
-                index=item.index,
-                path=item.input.path,
-                pipeline=order.pipeline,
-                target=target,
-                attempt=item.attempt,
-                reduce=item.reduce,
-                plugins=order.plugins,
-                reply_to=self.actor_ref,
-            ),
-        )
-
-    def _returned(self, message: ItemDone | ItemFailed) -> None:
-        job = self._jobs.get(message.job_id)
-        item = job.running.get(message.index) if job else None
-        if job is None or item is None or item.attempt != message.attempt:
-            self.actor_log.info("item.stale_result", job_id=message.job_id, index=message.index)
-            return
-        del job.running[item.index]
-        self._release(job, item)
-        if isinstance(message, ItemDone):
-            self._finish_item(job, item, ItemStatus.DONE, result=message.result)
-            return
-        self._item_failed(job, item, message.reason, message.message, worker=message.worker)
 
     def _item_failed(
         self, job: Job, item: Item, reason: str, message: str, *, worker: int | None
@@ -387,12 +290,9 @@ class JobManager(JobEnding, Actor):
         """
         for job in self._jobs.values():
             if role == Role.PROCESSOR_POOL:
-                for item in job.running.values():
-                    self._dispatch(job, item)
+                self._redispatch(job)
             elif role == Role.RESOURCE_MANAGER:
-                # The new ResourceManager knows no lease: ask again for each one
-                # held or awaited, so the budget counts what really runs.
-                for item in [*job.running.values(), *job.waiting.values()]:
-                    self._send_lease_request(job, item)
+                # So that the new ResourceManager's budget counts what really runs.
+                self._rerequest(job)
             elif role == Role.EXPORTER and not job.closing:
                 self._open_export(job, resume=True)

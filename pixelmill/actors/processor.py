@@ -20,10 +20,12 @@ from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.worker import WorkerSettings
 from pixelmill.messages import (
     AbandonJob,
+    BatchDone,
     ChildActorExited,
     ItemDone,
     ItemFailed,
     Process,
+    ProcessBatch,
     ProcessorIdle,
 )
 
@@ -62,8 +64,12 @@ class _Deadline:
     token: int
 
 
+Work = Process | ProcessBatch
+
+
 class Processor(Actor):
-    """Runs one item at a time in its own worker process, and replaces it if it dies.
+    """Runs one item (or batch of small items) at a time in its own worker process,
+    and replaces the process if it dies.
 
     The actor never blocks on the worker: the executor's completion callback
     tells the result back to the actor, which stays responsive meanwhile. An
@@ -93,7 +99,7 @@ class Processor(Actor):
         self._generation = 0
         self._pid: int | None = None
         self._tokens = itertools.count()
-        self._running: tuple[int, Process, Future[Any]] | None = None
+        self._running: tuple[int, Work, Future[Any]] | None = None
         self._timed_out: int | None = None
         self._deadline_key = -1
 
@@ -115,7 +121,7 @@ class Processor(Actor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case Process():
+            case Process() | ProcessBatch():
                 self._submit(message)
             case _Returned(token=token, outcome=outcome):
                 self._answer(token, outcome)
@@ -186,16 +192,20 @@ class Processor(Actor):
 
     # -- items ----------------------------------------------------------------
 
-    def _submit(self, request: Process) -> None:
+    def _submit(self, request: Work) -> None:
         token = next(self._tokens)
-        arguments = (worker.run_item, request.path, request.pipeline, request.target)
         options = {
-            "reduce": request.reduce,
-            "attempt": request.attempt,
             "faults": self._settings.faults,
             "min_free_mb": self._settings.min_free_mb,
             "plugins": request.plugins,
         }
+        arguments: tuple[Any, ...]
+        if isinstance(request, ProcessBatch):
+            entries = [(item.path, item.target, item.attempt) for item in request.items]
+            arguments = (worker.run_items, entries, request.pipeline)
+        else:
+            arguments = (worker.run_item, request.path, request.pipeline, request.target)
+            options |= {"reduce": request.reduce, "attempt": request.attempt}
         assert self._executor is not None
         try:
             future = self._executor.submit(*arguments, **options)
@@ -231,12 +241,7 @@ class Processor(Actor):
         request = self._running[1]
         self._running = None
         self.actor_timer.cancel(self._deadline_key)
-        key = {"job_id": request.job_id, "index": request.index, "attempt": request.attempt}
-        answer: ItemDone | ItemFailed
-        if isinstance(outcome, worker.WorkerFailure):
-            answer = ItemFailed(**key, reason=outcome.reason, message=outcome.message,
-                                worker=self._index)
-        elif isinstance(outcome, self._broken):
+        if isinstance(outcome, self._broken):
             timed_out = self._timed_out == token
             reason = "worker.timeout" if timed_out else "worker.crashed"
             what = (
@@ -244,21 +249,54 @@ class Processor(Actor):
                 if timed_out
                 else "its worker process died while running it"
             )
-            answer = ItemFailed(**key, reason=reason, message=f"{request.path}: {what}",
-                                worker=self._index)
             if self._executor is not None:
                 self._replace_worker(reason)
+            answer = _failed_all(request, self._index, reason, what)
         elif isinstance(outcome, BaseException):
-            answer = ItemFailed(
-                **key, reason="internal.error",
-                message=f"{request.path}: {type(outcome).__name__}: {outcome}",
-                worker=self._index,
+            answer = _failed_all(
+                request, self._index, "internal.error", f"{type(outcome).__name__}: {outcome}"
+            )
+        elif isinstance(request, ProcessBatch):
+            answer = BatchDone(
+                job_id=request.job_id,
+                outcomes=tuple(
+                    _item_answer(request.job_id, item.index, item.attempt, result, self._index)
+                    for item, result in zip(request.items, outcome, strict=True)
+                ),
             )
         else:
-            answer = ItemDone(**key, result=outcome, worker=self._index)
+            answer = _item_answer(
+                request.job_id, request.index, request.attempt, outcome, self._index
+            )
         self._timed_out = None
         self.reply(request.reply_to, answer)
         self._pool.tell(ProcessorIdle(worker=self._index))
+
+
+def _item_answer(
+    job_id: str, index: int, attempt: int, outcome: Any, worker_index: int
+) -> ItemDone | ItemFailed:
+    key = {"job_id": job_id, "index": index, "attempt": attempt, "worker": worker_index}
+    if isinstance(outcome, worker.WorkerFailure):
+        return ItemFailed(**key, reason=outcome.reason, message=outcome.message)
+    return ItemDone(**key, result=outcome)
+
+
+def _failed_all(request: Work, worker_index: int, reason: str, what: str) -> Any:
+    """The answer to `request` when none of its items has an outcome of its own."""
+    entries = (
+        [(item.index, item.attempt, item.path) for item in request.items]
+        if isinstance(request, ProcessBatch)
+        else [(request.index, request.attempt, request.path)]
+    )
+    failed = tuple(
+        ItemFailed(job_id=request.job_id, index=index, attempt=attempt, reason=reason,
+                   message=f"{path}: {what}", worker=worker_index)
+        for index, attempt, path in entries
+    )
+    if isinstance(request, ProcessBatch):
+        return BatchDone(job_id=request.job_id, outcomes=failed)
+    return failed[0]
 
 
 def _tell_unless_dead(ref: pykka.ActorRef[Any], message: Any) -> None:
@@ -287,8 +325,8 @@ class ProcessorPool(Actor):
         self._size = workers
         self._settings = settings or WorkerSettings()
         self._processors: dict[int, pykka.ActorRef[Any]] = {}
-        self._busy: dict[int, Process] = {}
-        self._queue: deque[Process] = deque()
+        self._busy: dict[int, Work] = {}
+        self._queue: deque[Work] = deque()
 
     def on_start(self) -> None:
         """Starts every Processor and so every worker process (in the pool's thread)."""
@@ -307,7 +345,7 @@ class ProcessorPool(Actor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case Process():
+            case Process() | ProcessBatch():
                 self._queue.append(message)
                 self._dispatch()
             case ProcessorIdle(worker=index):
@@ -346,16 +384,7 @@ class ProcessorPool(Actor):
             lost = self._busy.pop(index, None)
             self.actor_log.warning("processor.restarted", worker=index, error=exited.message)
             if lost is not None:
-                self.reply(
-                    lost.reply_to,
-                    ItemFailed(
-                        job_id=lost.job_id,
-                        index=lost.index,
-                        attempt=lost.attempt,
-                        reason="worker.crashed",
-                        message=f"{lost.path}: its processor died: {exited.message}",
-                        worker=index,
-                    ),
-                )
+                what = f"its processor died: {exited.message}"
+                self.reply(lost.reply_to, _failed_all(lost, index, "worker.crashed", what))
             self._dispatch()
             return

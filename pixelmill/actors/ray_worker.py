@@ -38,6 +38,9 @@ class _Worker:
     def run_item(self, *args: Any, **kwargs: Any) -> Any:
         return worker.run_item(*args, **kwargs)
 
+    def run_items(self, *args: Any, **kwargs: Any) -> Any:
+        return worker.run_items(*args, **kwargs)
+
 
 def ensure_ray(address: str | None) -> bool:
     """Connect to Ray (a cluster at `address`, else a local instance on loopback).
@@ -62,9 +65,10 @@ class RayWorkerHandle:
         actor_class = ray.remote(num_cpus=num_cpus, max_restarts=0)(_Worker)
         self._actor = actor_class.remote(memory_mb)
 
-    def submit(self, *args: Any, **kwargs: Any) -> Future[Any]:
-        """Run `worker.run_item(*args, **kwargs)` in the actor; the first arg is ignored."""
-        return self._actor.run_item.remote(*args[1:], **kwargs).future()  # type: ignore[no-any-return]
+    def submit(self, function: Any, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Run `function(*args, **kwargs)` in the actor: `worker.run_item` or `run_items`."""
+        method = getattr(self._actor, function.__name__)
+        return method.remote(*args, **kwargs).future()  # type: ignore[no-any-return]
 
     def warm_up(self) -> Future[int]:
         return self._actor.pid.remote().future()  # type: ignore[no-any-return]

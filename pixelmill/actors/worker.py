@@ -17,7 +17,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -26,11 +26,20 @@ from pixelmill.imaging import pipeline as imaging_pipeline
 from pixelmill.imaging import tuning
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from pixelmill.imaging.pipeline import ItemResult, OutputTarget, Pipeline
 
-__all__ = ["FaultPlan", "WorkerFailure", "WorkerSettings", "init_worker", "run_item", "warm_up"]
+__all__ = [
+    "FaultPlan",
+    "WorkerFailure",
+    "WorkerSettings",
+    "init_worker",
+    "run_item",
+    "run_items",
+    "warm_up",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,6 +149,18 @@ def run_item(
     except Exception as exc:  # noqa: BLE001 - the worker boundary: classify, never lose
         error = InternalError(f"{path}: {type(exc).__name__}: {exc}")
         return WorkerFailure(reason=error.reason, message=str(error))
+
+
+def run_items(
+    items: Sequence[tuple[Path, OutputTarget, int]],
+    pipeline: Pipeline,
+    **options: Any,
+) -> list[ItemResult | WorkerFailure]:
+    """`run_item` on each (path, target, attempt) in turn: one call for a batch of small items."""
+    return [
+        run_item(path, pipeline, target, attempt=attempt, **options)
+        for path, target, attempt in items
+    ]
 
 
 def _check_free_space(directory: Path, min_free_mb: int) -> None:

@@ -59,12 +59,23 @@ from pixelmill.messages.supervision import (
     Skip,
     Watch,
 )
-from pixelmill.messages.work import AbandonJob, ItemDone, ItemFailed, Process, ProcessorIdle
+from pixelmill.messages.work import (
+    AbandonJob,
+    BatchDone,
+    BatchItem,
+    ItemDone,
+    ItemFailed,
+    Process,
+    ProcessBatch,
+    ProcessorIdle,
+)
 
 __all__ = [
     "AbandonJob",
     "AbortJob",
     "ActorRestarted",
+    "BatchDone",
+    "BatchItem",
     "Budget",
     "CancelJob",
     "ChildActorExited",
@@ -96,6 +107,7 @@ __all__ = [
     "OpenExport",
     "Priority",
     "Process",
+    "ProcessBatch",
     "ProcessorIdle",
     "RecordsExported",
     "ReleaseLease",

@@ -13,7 +13,16 @@ if TYPE_CHECKING:
 
     from pixelmill.imaging.pipeline import ItemResult, OutputTarget, Pipeline
 
-__all__ = ["AbandonJob", "ItemDone", "ItemFailed", "Process", "ProcessorIdle"]
+__all__ = [
+    "AbandonJob",
+    "BatchDone",
+    "BatchItem",
+    "ItemDone",
+    "ItemFailed",
+    "Process",
+    "ProcessBatch",
+    "ProcessorIdle",
+]
 
 
 @message
@@ -35,6 +44,42 @@ class Process:
     plugins: tuple[str, ...] = ()
     """Modules (or `file:` scripts) that register the host's own ops; loaded first."""
     reply_to: ActorRef[Any]
+
+
+@message
+class BatchItem:
+    """One item of a `ProcessBatch`."""
+
+    index: int
+    path: Path
+    target: OutputTarget
+    attempt: int = 1
+
+
+@message
+class ProcessBatch:
+    """Run the pipeline on several small items, one after another, in one worker.
+
+    Answered with one `BatchDone`. Per item, what would cost more than the
+    work itself (a lease, a trip through the pool, a call into the worker
+    process) is paid once per batch. If the worker dies or runs past the
+    time limit, every item of the batch fails with that reason, and the
+    JobManager runs each one again on its own, without counting an attempt.
+    """
+
+    job_id: str
+    items: tuple[BatchItem, ...]
+    pipeline: Pipeline
+    plugins: tuple[str, ...] = ()
+    reply_to: ActorRef[Any]
+
+
+@message
+class BatchDone:
+    """The outcomes of a `ProcessBatch`, one per item, in its order."""
+
+    job_id: str
+    outcomes: tuple[ItemDone | ItemFailed, ...]
 
 
 @message

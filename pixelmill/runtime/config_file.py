@@ -101,6 +101,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "resources": {
         "cpu_slots": _POSITIVE_INT, "memory_mb": _POSITIVE_INT, "max_pixels": _POSITIVE_INT,
         "item_timeout_s": _SECONDS, "worker_memory_mb": _POSITIVE_INT,
+        "batch_items": _POSITIVE_INT,
     },
     "monitoring": {
         "enabled": _BOOLEAN, "interval_s": _SECONDS, "history": _POSITIVE_INT,
@@ -138,7 +139,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
 _RUNTIME_FIELDS: dict[str, str] = {
     "resources.cpu_slots": "workers", "resources.memory_mb": "memory_mb",
     "resources.max_pixels": "max_pixels", "resources.item_timeout_s": "item_timeout_s",
-    "resources.worker_memory_mb": "worker_memory_mb",
+    "resources.worker_memory_mb": "worker_memory_mb", "resources.batch_items": "batch_items",
     "monitoring.enabled": "monitor_enabled", "monitoring.interval_s": "monitor_interval_s",
     "monitoring.history": "monitor_history",
     "features.monitor": "monitor_enabled", "features.resource_manager": "admission_control",

@@ -125,6 +125,7 @@ class Runtime:
                 JobManager.start,
                 window=config.workers * 2,
                 admission_control=config.admission_control,
+                batch_max=config.batch_items,
                 journal=self.store_path,
             ),
         }

@@ -13,6 +13,7 @@ from pixelmill.actors.resource_manager import ResourceManager
 from pixelmill.imaging.pipeline import ItemResult, Pipeline
 from pixelmill.messages import (
     AbortJob,
+    BatchDone,
     Budget,
     CancelJob,
     CloseExport,
@@ -31,6 +32,7 @@ from pixelmill.messages import (
     OpenExport,
     Priority,
     Process,
+    ProcessBatch,
     Retry,
     Skip,
     SubmitJob,
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 class Rig:
     """A JobManager wired to a real ResourceManager and probes for everything else."""
 
-    def __init__(self, timer: Timer, cpu_slots: int = 2) -> None:
+    def __init__(self, timer: Timer, cpu_slots: int = 2, batch_max: int = 1) -> None:
         from pixelmill.testing import make_context
 
         self.pool, self.exporter, self.supervisor, self.listener = (
@@ -63,7 +65,10 @@ class Rig:
             Role.EXPORTER: self.exporter.ref,
         }
         context = ActorContext(log=base.log, timer=timer, peers=peers)
-        self.manager: pykka.ActorRef[Any] = JobManager.start(context, window=2)
+        # By default one item per lease and per `Process` (batches have their own tests).
+        self.manager: pykka.ActorRef[Any] = JobManager.start(
+            context, window=2, batch_max=batch_max
+        )
 
     def submit(self, job_id: str, paths: list[Path], tmp: Path, **fields: Any) -> None:
         order = JobOrder(
@@ -91,10 +96,26 @@ class Rig:
 
 
 def _done(process: Process) -> ItemDone:
+    return _done_item(process.job_id, process.index, process.attempt)
+
+
+def _done_item(job_id: str, index: int, attempt: int) -> ItemDone:
     result = ItemResult(outputs=(), analyses={}, source={}, width=4, height=4,
                         decode_ms=1.0, total_ms=2.0)
-    return ItemDone(job_id=process.job_id, index=process.index, attempt=process.attempt,
-                    result=result, worker=0)
+    return ItemDone(job_id=job_id, index=index, attempt=attempt, result=result, worker=0)
+
+
+def _batch_done(batch: ProcessBatch, failed: dict[int, str] | None = None) -> BatchDone:
+    """Every item of `batch` done, but those in `failed` (index -> reason)."""
+    failed = failed or {}
+    outcomes: list[ItemDone | ItemFailed] = [
+        ItemFailed(job_id=batch.job_id, index=item.index, attempt=item.attempt,
+                   reason=failed[item.index], message="it broke", worker=0)
+        if item.index in failed
+        else _done_item(batch.job_id, item.index, item.attempt)
+        for item in batch.items
+    ]
+    return BatchDone(job_id=batch.job_id, outcomes=tuple(outcomes))
 
 
 def _failed(process: Process, reason: str) -> ItemFailed:
@@ -247,3 +268,61 @@ def test_the_more_urgent_job_gets_the_next_free_slot(
     rig.submit("urgent", images[:2], tmp_path, priority=Priority.URGENT)
     rig.manager.tell(_done(running))
     assert rig.pool.expect(Process).job_id == "urgent"
+
+
+# -- batches of small items ---------------------------------------------------
+
+
+@pytest.fixture
+def batching_rig(timer: Timer) -> Iterator[Rig]:
+    yield Rig(timer, batch_max=3)
+
+
+def test_small_items_run_in_batches_under_one_lease_each(
+    batching_rig: Rig, images: list[Path], tmp_path: Path
+) -> None:
+    rig = batching_rig
+    rig.submit("j1", images, tmp_path)
+    first, second = rig.pool.expect(ProcessBatch), rig.pool.expect(ProcessBatch)
+    assert [len(first.items), len(second.items)] == [3, 2]
+    assert sorted(i.index for i in (*first.items, *second.items)) == list(range(5))
+    assert rig.budget().leases == 2
+    rig.manager.tell(_batch_done(first))
+    assert sorted(rig.exporter.expect(ExportItem).item.index for _ in range(3)) == [
+        i.index for i in first.items
+    ]
+    assert rig.budget().leases == 1, "the batch's lease is released once, when all returned"
+    rig.manager.tell(_batch_done(second))
+    finished = rig.finish_export()
+    assert finished.counts.done == 5
+    assert rig.budget().leases == 0
+
+
+def test_a_crashed_batch_runs_each_item_again_alone_without_counting_an_attempt(
+    batching_rig: Rig, images: list[Path], tmp_path: Path
+) -> None:
+    rig = batching_rig
+    rig.submit("j1", images[:3], tmp_path)
+    batch = rig.pool.expect(ProcessBatch)
+    crashed = {item.index: "worker.crashed" for item in batch.items}
+    rig.manager.tell(_batch_done(batch, failed=crashed))
+    alone = [rig.pool.expect(Process) for _ in range(2)]
+    rig.supervisor.expect_nothing()  # no recovery decision: not the items' fault yet
+    assert {p.attempt for p in alone} == {1}
+    rig.manager.tell(_done(alone[0]))
+    rig.manager.tell(_failed(alone[1], "worker.crashed"))
+    decide = rig.supervisor.expect(DecideRecovery)
+    assert (decide.index, decide.reason, decide.attempt) == (alone[1].index, "worker.crashed", 1)
+
+
+def test_an_item_failing_on_its_own_in_a_batch_goes_to_the_supervisor(
+    batching_rig: Rig, images: list[Path], tmp_path: Path
+) -> None:
+    rig = batching_rig
+    rig.submit("j1", images[:3], tmp_path)
+    batch = rig.pool.expect(ProcessBatch)
+    bad = batch.items[1].index
+    rig.manager.tell(_batch_done(batch, failed={bad: "input.truncated"}))
+    decide = rig.supervisor.expect(DecideRecovery)
+    assert (decide.index, decide.reason) == (bad, "input.truncated")
+    rig.pool.expect_nothing()

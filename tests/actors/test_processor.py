@@ -14,7 +14,7 @@ import pytest
 from pixelmill.actors.processor import ProcessorPool
 from pixelmill.imaging import ops
 from pixelmill.imaging.pipeline import OutputTarget, Pipeline
-from pixelmill.messages import ItemDone, ItemFailed, Process
+from pixelmill.messages import BatchDone, BatchItem, ItemDone, ItemFailed, Process, ProcessBatch
 from pixelmill.testing import write_broken_files, write_image
 
 if TYPE_CHECKING:
@@ -68,6 +68,53 @@ def test_a_broken_file_is_answered_failed_with_its_class(
     failed = probe.expect(ItemFailed, timeout=30)
     assert failed.reason.startswith("input.")
     assert str(path) in failed.message
+
+
+def test_a_batch_runs_in_one_worker_and_is_answered_item_by_item_in_order(
+    pool: pykka.ActorRef[Any], probe: Probe, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    paths = [write_image(tmp_path / f"{i}.png", size=(32, 32), color=(i * 40, 0, 0))
+             for i in range(3)]
+    broken = next(iter(write_broken_files(tmp_path / "bad").values()))
+    items = tuple(
+        BatchItem(index=index, path=path, target=OutputTarget(output_dir=out, stem=path.stem))
+        for index, path in enumerate([paths[0], broken, paths[1], paths[2]])
+    )
+    pool.tell(ProcessBatch(job_id="j", items=items, pipeline=PIPELINE, reply_to=probe.ref))
+    answer = probe.expect(BatchDone, timeout=30)
+    assert [o.index for o in answer.outcomes] == [0, 1, 2, 3]
+    assert len({o.worker for o in answer.outcomes}) == 1
+    done = [o for o in answer.outcomes if isinstance(o, ItemDone)]
+    assert [d.result.analyses["channel_stats"]["r"]["mean"] for d in done] == [0, 40, 80]
+    (failed,) = [o for o in answer.outcomes if isinstance(o, ItemFailed)]
+    assert failed.index == 1 and failed.reason.startswith("input.")
+
+
+def test_a_batch_whose_worker_dies_fails_every_item_as_crashed(
+    context: ActorContext, probe: Probe, tmp_path: Path
+) -> None:
+    from pixelmill.actors.worker import FaultPlan, WorkerSettings
+
+    paths = [write_image(tmp_path / f"{i}.png") for i in range(3)]
+    plan = FaultPlan(crash_rate=0.5, seed=next(
+        s for s in range(1000) if FaultPlan(crash_rate=0.5, seed=s).draw(paths[1], 1) == "crash"
+        and FaultPlan(crash_rate=0.5, seed=s).draw(paths[0], 1) is None
+    ))
+    pool = ProcessorPool.start(context, workers=1, settings=WorkerSettings(faults=plan))
+    (tmp_path / "out").mkdir()
+    items = tuple(
+        BatchItem(index=i, path=p, target=OutputTarget(output_dir=tmp_path / "out", stem=p.stem))
+        for i, p in enumerate(paths)
+    )
+    pool.tell(ProcessBatch(job_id="j", items=items, pipeline=PIPELINE, reply_to=probe.ref))
+    answer = probe.expect(BatchDone, timeout=30)
+    assert [(o.index, getattr(o, "reason", None)) for o in answer.outcomes] == [
+        (0, "worker.crashed"), (1, "worker.crashed"), (2, "worker.crashed")
+    ], "item 0's result died with the worker: the batch answers as one"
+    pool.tell(_process(probe, paths[0], tmp_path / "out"))
+    assert probe.expect(ItemDone, timeout=30).index == 0, "the worker was replaced"
 
 
 def test_more_items_than_workers_all_get_answered(

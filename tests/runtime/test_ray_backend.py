@@ -87,10 +87,12 @@ def test_a_killed_ray_worker_loses_no_item(tmp_path: Path) -> None:
                 and not any(FaultPlan(hang_rate=0.3, seed=s).draw(p, 1) for p in inputs[1:])
                 and not any(FaultPlan(hang_rate=0.3, seed=s).draw(p, 2) for p in inputs))
     with Runtime(backend="ray", workers=2, recovery=RecoveryPolicy(backoff_s=0.01),
-                 faults=FaultPlan(hang_rate=0.3, seed=seed), item_timeout_s=30) as runtime:
+                 faults=FaultPlan(hang_rate=0.3, seed=seed), item_timeout_s=30,
+                 batch_items=1) as runtime:
         handle = runtime.submit(_spec(inputs, tmp_path / "out"))
         deadline = time.monotonic() + 60
-        # Kill Ray's worker processes while some item hangs in one of them.
+        # Kill Ray's worker processes while some item hangs in one of them
+        # (batch_items=1: a killed worker held that item only).
         while not handle.done() and time.monotonic() < deadline:
             time.sleep(1.0)
             for process in _ray_workers():

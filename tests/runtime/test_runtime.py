@@ -155,13 +155,14 @@ def test_each_broken_file_is_skipped_with_its_own_reason(
 
 
 def test_a_cancelled_job_marks_what_did_not_run(runtime: Runtime, tmp_path: Path) -> None:
-    inputs = write_sample_set(tmp_path / "in", 30, seed=5)
+    # More small items than the workers' batches in flight can hold.
+    inputs = write_sample_set(tmp_path / "in", 120, seed=5)
     handle = runtime.submit(_job(inputs, tmp_path / "out"))
     handle.cancel()
     result = handle.wait(timeout=60)
     assert result.status is JobStatus.CANCELLED
     assert result.counts.cancelled > 0
-    assert result.counts.done + result.counts.cancelled == 30
+    assert result.counts.done + result.counts.cancelled == 120
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert sum(item["status"] == ItemStatus.CANCELLED for item in summary["items"]) == (
         result.counts.cancelled
