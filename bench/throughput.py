@@ -222,6 +222,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="without --corpus: generate N photo-like images (default 24)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument(
+        "--only",
+        metavar="KEYS",
+        help="comma-separated variants to run, e.g. b,c1,c2 (default: all)",
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
     return parser.parse_args(argv)
 
@@ -244,6 +249,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sizes.append(im.size)
         mpix = sum(w * h for w, h in sizes) / 1e6
         variants = build_variants()
+        if args.only:
+            keep = set(args.only.split(","))
+            unknown = keep - {v.key for v in variants}
+            if unknown:
+                console.print(f"[red]--only: no variant {', '.join(sorted(unknown))}")
+                return 2
+            variants = [v for v in variants if v.key in keep]
         for v in variants:
             if v.run is None:
                 console.print(f"[yellow]skipping {v.label.split()[0]}: {v.note}")
