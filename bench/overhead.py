@@ -7,8 +7,9 @@ Three figures, each the median over ``--rounds`` runs:
                  channel_stats), on a Runtime already started (the job alone), and
                  the same images through a plain ``ProcessPoolExecutor(os.cpu_count())``
                  for comparison;
-  Runtime        ``Runtime()`` then ``shutdown()`` at once, and ``Runtime()`` -> a
-                 one-image job done -> ``shutdown()`` (worker start-up included);
+  Runtime        in a fresh process (pixelmill imported): ``Runtime()`` then
+                 ``shutdown()`` at once, and ``Runtime()`` -> a one-image job done ->
+                 ``shutdown()`` (the fork server's and workers' start-up included);
   CLI start-up   ``pixelmill run IMAGE --json`` as a new process: from the spawn to the
                  first item's line on its stdout, and to its exit.
 
@@ -94,19 +95,31 @@ def tiny_pool(paths: Sequence[Path]) -> float:
     return timed(run)
 
 
-def runtime_bare() -> float:
-    def run(_out: Path) -> None:
-        pm.Runtime().shutdown()
+# Timed in a fresh interpreter, after `import pixelmill`: the first Runtime of a
+# process also starts the fork server its workers are forked from.
+_RUNTIME_START = """
+import sys, time
+from pathlib import Path
+import pixelmill as pm
+image, out = sys.argv[1:3]
+start = time.perf_counter()
+with pm.Runtime() as runtime:
+    if image:
+        spec = pm.JobSpec(inputs=[image], pipeline=[pm.ops.thumbnail(1024), pm.ops.save()],
+                          analyses=["rgb_histogram", "channel_stats"], export_dir=Path(out))
+        runtime.submit(spec).wait(timeout=60)
+print(time.perf_counter() - start)
+"""
 
-    return timed(run)
 
-
-def runtime_one_item(image: Path) -> float:
-    def run(out: Path) -> None:
-        with pm.Runtime() as runtime:
-            runtime.submit(spec([image], out)).wait(timeout=60)
-
-    return timed(run)
+def runtime_start(image: Path | None) -> float:
+    """Seconds from `Runtime()` to the end of its `shutdown()`, in a fresh process,
+    with a one-image job in between when `image` is given."""
+    with tempfile.TemporaryDirectory(prefix="pm-overhead-rt-") as tmp:
+        command = [sys.executable, "-c", _RUNTIME_START, str(image or ""), tmp]
+        env = {**os.environ, "PIXELMILL_STATE": tmp}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def cli_start(image: Path) -> tuple[float, float]:
@@ -152,8 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 add("tiny_pixelmill", len(paths) / tiny_job(runtime, paths))
                 add("tiny_pool", len(paths) / tiny_pool(paths))
         for i in range(args.rounds):
-            add("runtime_bare_s", runtime_bare())
-            add("runtime_one_item_s", runtime_one_item(paths[i]))
+            add("runtime_bare_s", runtime_start(None))
+            add("runtime_one_item_s", runtime_start(paths[i]))
             first, total = cli_start(paths[i])
             add("cli_first_item_s", first)
             add("cli_exit_s", total)

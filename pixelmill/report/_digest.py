@@ -283,6 +283,13 @@ def _sequence(value: object) -> Sequence[Any]:
 def _histogram(value: object) -> tuple[Sequence[int], Sequence[int], Sequence[int]] | None:
     channels = _mapping(value)
     counts = [_sequence(channels.get(c)) for c in CHANNELS]
-    if all(len(c) == 256 and all(number(n) is not None for n in c) for c in counts):
+    if all(len(c) == 256 and _all_numbers(c) for c in counts):
         return counts[0], counts[1], counts[2]
     return None
+
+
+def _all_numbers(values: Sequence[Any]) -> bool:
+    # Histograms read back from JSON hold ints only: check their types at C speed.
+    if set(map(type, values)) <= {int}:
+        return True
+    return all(number(n) is not None for n in values)
