@@ -28,7 +28,6 @@ from pixelmill.messages import (
     OpenExport,
     RecordsExported,
 )
-from pixelmill.report import REPORT_HTML, write_histogram_chart, write_report
 
 if TYPE_CHECKING:
     from pixelmill.imaging.steps import Step
@@ -188,6 +187,8 @@ class Exporter(Actor):
         histogram = record["analyses"].get("rgb_histogram") if record["analyses"] else None
         if export.charts and histogram is not None:
             name = f"{record['index']:06d}-{Path(record['path']).stem[:80]}.png"
+            from pixelmill.report import write_histogram_chart  # only with charts
+
             write_histogram_chart(histogram, export.directory / "charts" / _safe(name))
         export.unflushed = True
 
@@ -206,6 +207,9 @@ class Exporter(Actor):
             )
         names = [RESULTS_CSV, RESULTS_JSONL, SUMMARY_JSON]
         try:
+            # Imported at the first job's end, not at start-up.
+            from pixelmill.report import REPORT_HTML, write_report
+
             write_report(export.directory)
             names.append(REPORT_HTML)
         except (OSError, ValueError) as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import multiprocessing
 import os
 import signal
 from collections import deque
@@ -15,7 +14,7 @@ from typing import Any
 
 import pykka
 
-from pixelmill.actors import worker
+from pixelmill.actors import fork_server, worker
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.worker import WorkerSettings
 from pixelmill.messages import (
@@ -30,15 +29,6 @@ from pixelmill.messages import (
 )
 
 __all__ = ["Processor", "ProcessorPool"]
-
-
-def _worker_context() -> multiprocessing.context.BaseContext:
-    # Forking a process that runs actor threads can copy a held lock into the
-    # child; the fork server forks from a clean, single-threaded process that
-    # has already imported the pipeline, so workers still start in milliseconds.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["pixelmill.actors.worker"])
-    return context
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +142,7 @@ class Processor(Actor):
         else:
             self._executor = ProcessPoolExecutor(
                 max_workers=1,
-                mp_context=_worker_context(),
+                mp_context=fork_server.worker_context(),
                 initializer=worker.init_worker,
                 initargs=(self._settings.memory_mb,),
             )

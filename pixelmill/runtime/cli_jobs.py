@@ -7,9 +7,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
 from pixelmill.errors import ConfigError
 from pixelmill.runtime.config_file import (
     dump_toml,
@@ -23,6 +20,8 @@ from pixelmill.store import JobStore, state_dir
 
 if TYPE_CHECKING:
     import argparse
+
+    from rich.console import Console
 
     from pixelmill.store import JobRow
 
@@ -56,6 +55,10 @@ def _when(epoch_s: float | None) -> str:
 
 def jobs_command(args: argparse.Namespace) -> int:
     """`pixelmill jobs [show JOB_ID | prune --older-than DAYS]`."""
+    # rich is imported here, not at start-up (where `pixelmill run` pays for it).
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     with _store(args) as store:
         if args.action == "prune":

@@ -14,15 +14,14 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import psutil
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from pixelmill.messages import ItemStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
+
+    from rich.console import Console
 
     from pixelmill.messages import JobProgress
     from pixelmill.runtime.handle import JobHandle, JobResult
@@ -86,6 +85,16 @@ def follow_job(
     """
     if as_json:
         return _follow_json(handle, interrupts)
+    # rich is imported here, once the job runs: it costs 30 ms of start-up.
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     show_bar = not quiet and sys.stderr.isatty()
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -142,6 +151,8 @@ def _cancel_on_interrupt(handle: JobHandle, interrupts: Interrupts, console: Con
 
 
 def _follow_json(handle: JobHandle, interrupts: Interrupts) -> JobResult:
+    from rich.console import Console
+
     console = Console(stderr=True)
     while not handle.done() or handle.has_events():
         with contextlib.suppress(TimeoutError):
@@ -160,6 +171,9 @@ def event_data(event: object) -> dict[str, Any]:
 
 def print_result(result: JobResult, *, out: Path, log_file: Path) -> None:
     """The final table: counts, failures grouped by reason, where everything is."""
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     counts = result.counts
     table = Table(title=f"{result.name}: {result.status.value} in {result.duration_s:.1f} s")

@@ -106,3 +106,44 @@ def test_an_out_dir_that_is_a_file_exits_2_naming_the_flag(
         main(["run", str(tmp_path / "in"), "--out", str(tmp_path / "taken")])
     assert exit_info.value.code == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_the_installed_command_runs_a_job_as_python_m_pixelmill(tmp_path: Path) -> None:
+    # The console script and `python -m pixelmill` share `console_main`: its
+    # workers start without importing the command line again.
+    import subprocess
+    import sys
+
+    write_sample_set(tmp_path / "in", 2, seed=4)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "pixelmill", "run", str(tmp_path / "in"), "--out", str(out),
+         "--json", "--state", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [e["type"] for e in events].count("ItemFinished") == 2
+    assert events[-1]["type"] == "JobFinished"
+
+
+@pytest.mark.parametrize(
+    ("argv", "starts"),
+    [
+        (["run", "x.jpg"], True),
+        (["demo"], True),
+        (["resume", "abc"], True),
+        (["run", "x.jpg", "--backend", "ray"], False),
+        (["run", "x.jpg", "--backend=ray"], False),
+        (["run", "x.jpg", "--backend", "local"], True),
+        (["jobs"], False),
+        (["logs", "run.jsonl"], False),
+        ([], False),
+    ],
+)
+def test_the_fork_server_starts_early_only_for_commands_with_local_workers(
+    argv: list[str], starts: bool
+) -> None:
+    from pixelmill.__main__ import _runs_local_workers
+
+    assert _runs_local_workers(argv) is starts
