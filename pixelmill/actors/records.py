@@ -38,7 +38,8 @@ def csv_columns(analyses: Iterable[Step]) -> list[str]:
     """The header of a job's CSV, fixed before the first row by its analyses."""
     columns = list(BASE_COLUMNS)
     for step in analyses:
-        columns.extend(c for c in analysis_def(step.name).columns(step.params) if c not in columns)
+        named = analysis_def(step.name).csv_columns(step.params)
+        columns.extend(c for c in named if c not in columns)
     return columns
 
 
@@ -65,7 +66,7 @@ def csv_row(record: dict[str, Any], analyses: Iterable[Step]) -> dict[str, Any]:
         for step in analyses:
             measured = record["analyses"].get(step.name)
             if measured is not None:
-                row.update(analysis_def(step.name).flatten(measured))
+                row.update(analysis_def(step.name).csv_values(measured))
     return row
 
 

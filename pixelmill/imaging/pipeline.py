@@ -15,6 +15,7 @@ from pixelmill.imaging._stages import stage_clock
 from pixelmill.imaging.safe_open import check_reduce, open_image
 from pixelmill.imaging.save import OutputTarget
 from pixelmill.imaging.steps import (
+    AnalysisDef,
     ItemContext,
     Step,
     StepKind,
@@ -147,7 +148,8 @@ def run(path: Path, pipeline: Pipeline, target: OutputTarget, *, reduce: int = 1
             `reduce`, a `ConfigError`; running out of memory anywhere a
             `MemoryLimitError` (reason `resource.memory`); any other
             exception of an op or analysis becomes `InternalError` naming
-            the step, with the original as `__cause__`.
+            the step, with the original as `__cause__`, and so does a
+            one-value analysis (no `flatten`) whose result is not one value.
     """
     with _classified(path, "pipeline"):
         return _run(path, pipeline, target, reduce)
@@ -192,8 +194,11 @@ def _run(path: Path, pipeline: Pipeline, target: OutputTarget, reduce: int) -> I
         clock.lap(f"op:{step.name}")
     results: dict[str, dict[str, Any]] = {}
     for position, step in enumerate(checked.analyses, 1):
+        definition = analysis_def(step.name)
         with _classified(path, f"pipeline analysis {position} ({step.name})"):
-            results[step.name] = analysis_def(step.name).measure(image, step.params, ctx)
+            results[step.name] = definition.measure(image, step.params, ctx)
+        if definition.flatten is None:
+            _check_one_value(path, definition, results[step.name])
         clock.lap(f"analysis:{step.name}")
     return ItemResult(
         outputs=tuple(ctx.outputs),
@@ -204,6 +209,15 @@ def _run(path: Path, pipeline: Pipeline, target: OutputTarget, reduce: int) -> I
         decode_ms=(decoded - started) * 1000,
         total_ms=(time.perf_counter() - started) * 1000,
     )
+
+
+def _check_one_value(path: Path, definition: AnalysisDef, result: Any) -> None:
+    # Checked here, in the worker, so that the item fails with the reason:
+    # later the Exporter, which flattens every result, would crash on it.
+    try:
+        definition.csv_values(result)
+    except ValueError as exc:
+        raise InternalError(f"{path}: {exc}") from None
 
 
 @contextmanager

@@ -153,16 +153,57 @@ class OpDef:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AnalysisDef:
-    """An analysis: its function and how its result becomes one flat CSV row."""
+    """An analysis: its function and how its result becomes one flat CSV row.
+
+    Give `columns` and `flatten` together, or neither: without them the
+    analysis is a one-value analysis, whose result holds exactly one value,
+    written to the CSV column named after the analysis.
+
+    Raises:
+        ConfigError: only one of `columns` and `flatten` is given.
+    """
 
     name: str
     measure: Measure
-    columns: Callable[[Mapping[str, Any]], list[str]]
+    columns: Callable[[Mapping[str, Any]], list[str]] | None = None
     """The CSV columns for given params; fixed before the first row is written."""
-    flatten: Callable[[Mapping[str, Any]], dict[str, Scalar]]
+    flatten: Callable[[Mapping[str, Any]], dict[str, Scalar]] | None = None
     """A result as scalars keyed by `columns`; histograms stay in the full record."""
     params: tuple[Param, ...] = ()
     check: Check | None = None
+
+    def __post_init__(self) -> None:
+        if (self.columns is None) != (self.flatten is None):
+            raise ConfigError(
+                f"analysis {self.name!r}: give columns and flatten together, or neither"
+            )
+
+    def csv_columns(self, params: Mapping[str, Any]) -> list[str]:
+        """The CSV columns for `params`: `columns(params)`, else the analysis's name."""
+        if self.columns is None:
+            return [self.name]
+        return self.columns(params)
+
+    def csv_values(self, result: Mapping[str, Any]) -> dict[str, Scalar]:
+        """A result as CSV values: `flatten(result)`, else its only value under the name.
+
+        Raises:
+            ValueError: `flatten` is not given and `result` is not a dict of
+                exactly one value; the message names the analysis.
+        """
+        if self.flatten is not None:
+            return self.flatten(result)
+        if not isinstance(result, Mapping):
+            raise ValueError(
+                f"analysis {self.name!r} returned a {type(result).__name__}, not a dict"
+            )
+        if len(result) != 1:
+            raise ValueError(
+                f"analysis {self.name!r} returned {len(result)} values; a one-value"
+                " analysis returns one, or give columns and flatten"
+            )
+        (value,) = result.values()
+        return {self.name: value}
 
 
 _Def = TypeVar("_Def", OpDef, AnalysisDef)

@@ -19,7 +19,7 @@ from pixelmill.imaging.pipeline import (
     run,
 )
 from pixelmill.imaging.safe_open import ImageHeader, probe
-from pixelmill.imaging.steps import OpDef, Step, register_op
+from pixelmill.imaging.steps import AnalysisDef, OpDef, Step, register_analysis, register_op
 from pixelmill.testing_images import write_image, write_photo_like
 
 ALL_ANALYSES = ["rgb_histogram", "channel_stats", "luminance", "sharpness", "metadata"]
@@ -115,6 +115,26 @@ def test_an_unexpected_op_failure_is_an_internal_error_naming_the_step(
     ) as caught:
         run(write_image(tmp_path / "a.png"), pipeline, OutputTarget(output_dir=None, stem="a"))
     assert isinstance(caught.value.__cause__, ZeroDivisionError)
+
+
+def test_a_one_value_analysis_with_two_values_is_an_internal_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(steps, "_ANALYSES", dict(steps._ANALYSES))
+
+    def two_values(image: Image.Image, params: object, ctx: object) -> dict[str, float]:
+        return {"mean": 0.5, "max": 1.0}
+
+    register_analysis(AnalysisDef(name="brightness", measure=two_values))
+    pipeline = Pipeline.validated(analyses=["brightness"])
+    path = write_image(tmp_path / "a.png")
+    with pytest.raises(errors.InternalError) as caught:
+        run(path, pipeline, OutputTarget(output_dir=None, stem="a"))
+    assert str(caught.value) == (
+        f"{path}: analysis 'brightness' returned 2 values; a one-value analysis returns one,"
+        " or give columns and flatten"
+    )
+    assert caught.value.reason == "internal.error"
 
 
 def test_validation_names_the_position_of_a_bad_step() -> None:

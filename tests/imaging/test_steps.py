@@ -188,3 +188,41 @@ def test_every_builtin_analysis_is_registered_with_columns() -> None:
         definition = analysis_def(name)
         assert isinstance(definition, AnalysisDef)
         assert isinstance(definition.columns({}), list)
+
+
+def _one_value(image: Any, params: Any, ctx: Any) -> dict[str, Any]:
+    return {"value": 0.5}
+
+
+@pytest.mark.parametrize("given", ["columns", "flatten"])
+def test_an_analysis_with_only_one_of_columns_and_flatten_is_refused(given: str) -> None:
+    half: dict[str, Any] = {given: lambda value: value}
+    with pytest.raises(ConfigError) as caught:
+        AnalysisDef(name="half", measure=_one_value, **half)
+    assert str(caught.value) == "analysis 'half': give columns and flatten together, or neither"
+
+
+def test_a_one_value_analysis_writes_its_value_under_its_name() -> None:
+    definition = AnalysisDef(name="brightness", measure=_one_value)
+    assert definition.csv_columns({}) == ["brightness"]
+    assert definition.csv_values({"value": 0.5}) == {"brightness": 0.5}
+
+
+def test_a_one_value_analysis_refuses_a_result_of_another_size() -> None:
+    definition = AnalysisDef(name="brightness", measure=_one_value)
+    with pytest.raises(ValueError, match=r"^analysis 'brightness' returned 2 values; a one-value"):
+        definition.csv_values({"mean": 0.5, "max": 1.0})
+    with pytest.raises(ValueError, match="returned 0 values"):
+        definition.csv_values({})
+    with pytest.raises(ValueError, match="returned a float, not a dict"):
+        definition.csv_values(0.5)  # type: ignore[arg-type]
+
+
+def test_explicit_columns_and_flatten_are_used_as_given() -> None:
+    definition = AnalysisDef(
+        name="pair", measure=_one_value,
+        columns=lambda params: ["low", "high"],
+        flatten=lambda result: {"low": result["a"], "high": result["b"]},
+    )
+    assert definition.csv_columns({}) == ["low", "high"]
+    assert definition.csv_values({"a": 1, "b": 2}) == {"low": 1, "high": 2}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,12 @@ def _red_share(image: Image.Image, params: Any, ctx: ItemContext) -> dict[str, A
     return {"share": round(r / max(1, r + g + b), 4)}
 
 
+def _sometimes_two(image: Image.Image, params: Any, ctx: ItemContext) -> dict[str, Any]:
+    if ctx.path.name.startswith("two"):
+        return {"share": 0.5, "extra": 1}
+    return {"share": 0.5}
+
+
 # Registered at import: a worker process imports this module before its first item.
 if "test_invert" not in op_names():
     register_op(OpDef(name="test_invert", apply=_invert,
@@ -43,6 +50,9 @@ if "test_invert" not in op_names():
         columns=lambda params: ["red_share"],
         flatten=lambda result: {"red_share": result["share"]},
     ))
+    # One-value analyses: no columns, no flatten.
+    register_analysis(AnalysisDef(name="test_red_fraction", measure=_red_share))
+    register_analysis(AnalysisDef(name="test_sometimes_two", measure=_sometimes_two))
 
 
 def _spec(tmp_path: Path, pipeline: list[Any]) -> JobSpec:
@@ -81,3 +91,44 @@ def test_a_bad_parameter_of_a_host_op_names_it(tmp_path: Path) -> None:
 def test_built_in_steps_need_no_plugin(tmp_path: Path) -> None:
     order = _spec(tmp_path, [ops.thumbnail(8)]).to_order(job_id="j", max_pixels=10**6)
     assert plugins_of(order.pipeline) == (__name__,)  # only the host analysis
+
+
+def _records(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+def test_a_one_value_analysis_needs_no_columns_or_flatten(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "red.png", size=(16, 16), color=(255, 0, 0))
+    spec = JobSpec(inputs=[tmp_path / "in"], export_dir=tmp_path / "out",
+                   analyses=["test_red_fraction"])
+    with Runtime(workers=1) as runtime:
+        result = runtime.submit(spec).wait(timeout=60)
+    assert result.counts.done == 1, result
+    (record,) = _records(tmp_path / "out")
+    assert record["analyses"]["test_red_fraction"] == {"share": 1.0}
+    with (tmp_path / "out" / "results.csv").open(newline="") as file:
+        (row,) = csv.DictReader(file)
+    assert row["test_red_fraction"] == "1.0"
+
+
+def test_a_one_value_analysis_returning_two_values_fails_only_that_item(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    for name in ("one_a.png", "two.png", "one_b.png"):
+        write_image(tmp_path / "in" / name, size=(8, 8))
+    spec = JobSpec(inputs=[tmp_path / "in"], export_dir=tmp_path / "out",
+                   analyses=["test_sometimes_two"])
+    with Runtime(workers=1) as runtime:
+        result = runtime.submit(spec).wait(timeout=60)
+    assert (result.counts.done, result.counts.failed) == (2, 1), result
+    by_name = {Path(record["path"]).name: record for record in _records(tmp_path / "out")}
+    failed = by_name["two.png"]
+    assert (failed["status"], failed["reason"]) == ("failed", "internal.error")
+    assert failed["message"].endswith(
+        "analysis 'test_sometimes_two' returned 2 values; a one-value analysis returns one,"
+        " or give columns and flatten"
+    )
+    assert by_name["one_a.png"]["analyses"] == {"test_sometimes_two": {"share": 0.5}}
+    with (tmp_path / "out" / "results.csv").open(newline="") as file:
+        values = {Path(row["path"]).name: row["test_sometimes_two"] for row in csv.DictReader(file)}
+    assert values == {"one_a.png": "0.5", "two.png": "", "one_b.png": "0.5"}
