@@ -43,12 +43,9 @@ def colorfulness(image: Image.Image, params: Mapping[str, Any], ctx: ItemContext
 # 1. Register at module level, not under `if __name__ == "__main__":`: each worker
 #    process runs this file's top level before its first item, so it learns them too.
 register_op(OpDef(name="sepia", apply=sepia, params=(Param("strength", fraction, 1.0),)))
-register_analysis(AnalysisDef(
-    name="colorfulness",
-    measure=colorfulness,
-    columns=lambda params: ["colorfulness"],  # fixed before results.csv's first row
-    flatten=lambda result: {"colorfulness": round(result["value"], 2)},
-))
+#    colorfulness returns one value: it goes to a results.csv column of the same
+#    name. An analysis of several values would also give columns= and flatten=.
+register_analysis(AnalysisDef(name="colorfulness", measure=colorfulness))
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="pixelmill-custom-") as tmp:
@@ -71,4 +68,5 @@ if __name__ == "__main__":
         # 4. Each analysis adds its columns to results.csv.
         with (out / "results.csv").open(newline="") as file:
             for row in csv.DictReader(file):
-                print(f"{Path(row['path']).name:<16} colorfulness={row['colorfulness']}")
+                value = float(row["colorfulness"])
+                print(f"{Path(row['path']).name:<16} colorfulness={value:.2f}")
