@@ -20,7 +20,6 @@ from pixelmill.actors.worker import WorkerSettings
 from pixelmill.messages import (
     AbandonJob,
     BatchDone,
-    ChildActorExited,
     ItemDone,
     ItemFailed,
     Process,
@@ -28,7 +27,12 @@ from pixelmill.messages import (
     ProcessorIdle,
 )
 
-__all__ = ["Processor", "ProcessorPool"]
+__all__ = ["DEPTH", "Processor", "Work", "failed_all"]
+
+DEPTH = 2
+"""Pieces of work a Processor holds at once: the one its worker runs, and the
+next, already in the worker's queue, so that no item waits for a round trip
+through the actors between two others."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,13 @@ class _Started:
 
 
 @dataclass(frozen=True, slots=True)
+class _Died:
+    """The worker process of an executor generation died (seen by the Ray backend)."""
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Deadline:
     """The time limit of the item with this token is up."""
 
@@ -57,14 +68,26 @@ class _Deadline:
 Work = Process | ProcessBatch
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """Work given to the worker: the first one held runs, the next waits its turn."""
+
+    token: int
+    work: Work
+    future: Future[Any]
+
+
 class Processor(Actor):
-    """Runs one item (or batch of small items) at a time in its own worker process,
+    """Runs items (or batches of small items) one at a time in its own worker process,
     and replaces the process if it dies.
 
-    The actor never blocks on the worker: the executor's completion callback
-    tells the result back to the actor, which stays responsive meanwhile. An
-    item past its time limit has its worker killed (`worker.timeout`); a
-    worker that dies mid-item (`worker.crashed`) is replaced before the next.
+    It holds up to `DEPTH` pieces of work: the worker runs the first and
+    starts the next as soon as it is done. The actor never blocks on the
+    worker: the executor's completion callback tells the result back to the
+    actor, which stays responsive meanwhile. An item past its time limit
+    (counted from when it started) has its worker killed (`worker.timeout`);
+    a worker that dies mid-item (`worker.crashed`) is replaced, and the work
+    queued behind that item, which never started, is given to the new one.
     """
 
     actor_role = "processor"
@@ -89,7 +112,7 @@ class Processor(Actor):
         self._generation = 0
         self._pid: int | None = None
         self._tokens = itertools.count()
-        self._running: tuple[int, Work, Future[Any]] | None = None
+        self._held: deque[_Held] = deque()
         self._timed_out: int | None = None
         self._deadline_key = -1
 
@@ -103,7 +126,7 @@ class Processor(Actor):
         The Runtime drains (or cancels and waits for) running items before it
         stops its actors, so an item still running here was given up on.
         """
-        self._end_executor(wait=self._running is None)
+        self._end_executor(wait=not self._held)
 
     def on_failure(self, *exc_info: Any) -> None:
         self._end_executor(wait=False)
@@ -117,12 +140,18 @@ class Processor(Actor):
                 self._answer(token, outcome)
             case _Started(generation=generation, pid=pid) if generation == self._generation:
                 self._pid = pid
+                if self._held:
+                    self._start_clock()  # the time limit counts from the worker's start
             case _Started():
                 pass  # the pid of an executor already replaced
             case _Deadline(token=token):
                 self._deadline(token)
+            case _Died(generation=generation):
+                self._died(generation)
             case AbandonJob(job_id=job_id):
-                if self._running is not None and self._running[1].job_id == job_id:
+                # What waits behind the running item runs on the next worker;
+                # if it is of this job too, its answer is stale and ignored.
+                if self._held and self._held[0].work.job_id == job_id:
                     self._kill_worker()
             case _:
                 return super().handle(message)
@@ -139,6 +168,7 @@ class Processor(Actor):
             self._executor = ray_worker.RayWorkerHandle(self._settings.memory_mb)
             self._broken = (BrokenProcessPool, *ray_worker.dead_worker_errors)
             warm = self._executor.warm_up()
+            self._watch(self._executor.watch())
         else:
             self._executor = ProcessPoolExecutor(
                 max_workers=1,
@@ -154,6 +184,21 @@ class Processor(Actor):
                 _tell_unless_dead(actor_ref, _Started(generation, done.result()))
 
         warm.add_done_callback(started)
+
+    def _watch(self, death: Future[None]) -> None:
+        generation, actor_ref = self._generation, self.actor_ref
+
+        def died(done: Future[None]) -> None:
+            if not done.cancelled() and isinstance(done.exception(), self._broken):
+                _tell_unless_dead(actor_ref, _Died(generation))
+
+        death.add_done_callback(died)
+
+    def _died(self, generation: int) -> None:
+        # Held work fails on its own (and is answered); an idle worker that
+        # died is replaced before it is given work, so no item is charged.
+        if generation == self._generation and not self._held and self._executor is not None:
+            self._replace_worker("died while idle")
 
     def _end_executor(self, *, wait: bool) -> None:
         if self._executor is None:
@@ -203,33 +248,42 @@ class Processor(Actor):
             # The worker died while idle (killed from outside): replace it quietly.
             self._replace_worker("died while idle")
             future = self._executor.submit(*arguments, **options)
-        self._running = (token, request, future)
+        self._held.append(_Held(token, request, future))
         actor_ref = self.actor_ref
 
         def returned(done: Future[Any]) -> None:
             # Runs in the executor's thread: only hand the outcome over.
             try:
                 outcome = done.result()
-            except BaseException as exc:  # noqa: BLE001 - carried to the actor, not lost
+            except BaseException as exc:
                 outcome = exc
             _tell_unless_dead(actor_ref, _Returned(token, outcome))
 
         future.add_done_callback(returned)
+        if len(self._held) == 1:
+            self._start_clock()
+
+    def _start_clock(self) -> None:
+        """The time limit of the first work held, which the worker is running now.
+
+        Not before the worker is up: a Ray actor may wait for a free CPU.
+        """
+        if self._pid is None:
+            return
         self._deadline_key = self.actor_timer.tell_later(
-            self._settings.item_timeout_s, actor_ref, _Deadline(token)
+            self._settings.item_timeout_s, self.actor_ref, _Deadline(self._held[0].token)
         )
 
     def _deadline(self, token: int) -> None:
-        if self._running is None or self._running[0] != token:
+        if not self._held or self._held[0].token != token:
             return  # that item finished in time
         self._timed_out = token
         self._kill_worker()
 
     def _answer(self, token: int, outcome: Any) -> None:
-        if self._running is None or self._running[0] != token:
-            return
-        request = self._running[1]
-        self._running = None
+        if not self._held or self._held[0].token != token:
+            return  # work re-given to a new worker answers under a new token
+        request = self._held.popleft().work
         self.actor_timer.cancel(self._deadline_key)
         if isinstance(outcome, self._broken):
             timed_out = self._timed_out == token
@@ -239,11 +293,16 @@ class Processor(Actor):
                 if timed_out
                 else "its worker process died while running it"
             )
+            answer = failed_all(request, self._index, reason, what)
             if self._executor is not None:
                 self._replace_worker(reason)
-            answer = _failed_all(request, self._index, reason, what)
+                # The rest never started: it runs on the new worker, in order.
+                waiting = [held.work for held in self._held]
+                self._held.clear()
+                for work in waiting:
+                    self._submit(work)
         elif isinstance(outcome, BaseException):
-            answer = _failed_all(
+            answer = failed_all(
                 request, self._index, "internal.error", f"{type(outcome).__name__}: {outcome}"
             )
         elif isinstance(request, ProcessBatch):
@@ -261,6 +320,8 @@ class Processor(Actor):
         self._timed_out = None
         self.reply(request.reply_to, answer)
         self._pool.tell(ProcessorIdle(worker=self._index))
+        if self._held:
+            self._start_clock()
 
 
 def _item_answer(
@@ -272,7 +333,7 @@ def _item_answer(
     return ItemDone(**key, result=outcome)
 
 
-def _failed_all(request: Work, worker_index: int, reason: str, what: str) -> Any:
+def failed_all(request: Work, worker_index: int, reason: str, what: str) -> Any:
     """The answer to `request` when none of its items has an outcome of its own."""
     entries = (
         [(item.index, item.attempt, item.path) for item in request.items]
@@ -293,88 +354,3 @@ def _tell_unless_dead(ref: pykka.ActorRef[Any], message: Any) -> None:
     # A stopped Processor has nobody to act on it; its pool reports its item.
     with contextlib.suppress(pykka.ActorDeadError):
         ref.tell(message)
-
-
-class ProcessorPool(Actor):
-    """Hands each `Process` to an idle Processor, queueing when all are busy.
-
-    It supervises its Processors: one that dies is replaced at once and the
-    item it held is answered `ItemFailed(worker.crashed)`, so no item is lost.
-    """
-
-    actor_role = Role.PROCESSOR_POOL
-
-    def __init__(
-        self, context: ActorContext, *, workers: int, settings: WorkerSettings | None = None
-    ) -> None:
-        super().__init__(context)
-        if workers < 1:
-            msg = f"workers must be at least 1, got {workers}"
-            raise ValueError(msg)
-        self._context = context
-        self._size = workers
-        self._settings = settings or WorkerSettings()
-        self._processors: dict[int, pykka.ActorRef[Any]] = {}
-        self._busy: dict[int, Work] = {}
-        self._queue: deque[Work] = deque()
-
-    def on_start(self) -> None:
-        """Starts every Processor and so every worker process (in the pool's thread)."""
-        for index in range(self._size):
-            self._processors[index] = self._start_processor(index)
-
-    def on_stop(self) -> None:
-        """Stops the Processors, each ending its worker."""
-        for ref in self._processors.values():
-            ref.stop(block=True, timeout=30)
-
-    def on_failure(self, *exc_info: Any) -> None:
-        for ref in self._processors.values():
-            ref.stop(block=False)
-        super().on_failure(*exc_info)
-
-    def handle(self, message: Any) -> Any:
-        match message:
-            case Process() | ProcessBatch():
-                self._queue.append(message)
-                self._dispatch()
-            case ProcessorIdle(worker=index):
-                self._busy.pop(index, None)
-                self._dispatch()
-            case ChildActorExited():
-                self._replace(message)
-            case AbandonJob(job_id=job_id):
-                self._queue = deque(p for p in self._queue if p.job_id != job_id)
-                for index, request in self._busy.items():
-                    if request.job_id == job_id:
-                        self._processors[index].tell(message)
-            case _:
-                return super().handle(message)
-        return None
-
-    def _start_processor(self, index: int) -> pykka.ActorRef[Any]:
-        return Processor.start(
-            self._context, index=index, pool=self.actor_ref, settings=self._settings
-        )
-
-    def _dispatch(self) -> None:
-        for index, ref in self._processors.items():
-            if not self._queue:
-                return
-            if index not in self._busy:
-                request = self._queue.popleft()
-                self._busy[index] = request
-                ref.tell(request)
-
-    def _replace(self, exited: ChildActorExited) -> None:
-        for index, ref in self._processors.items():
-            if ref.actor_urn != exited.actor_urn:
-                continue
-            self._processors[index] = self._start_processor(index)
-            lost = self._busy.pop(index, None)
-            self.actor_log.warning("processor.restarted", worker=index, error=exited.message)
-            if lost is not None:
-                what = f"its processor died: {exited.message}"
-                self.reply(lost.reply_to, _failed_all(lost, index, "worker.crashed", what))
-            self._dispatch()
-            return

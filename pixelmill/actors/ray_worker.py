@@ -8,6 +8,7 @@ read from, and outputs written to, paths every node can reach.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import Future
 from typing import Any
 
@@ -41,6 +42,11 @@ class _Worker:
     def run_items(self, *args: Any, **kwargs: Any) -> Any:
         return worker.run_items(*args, **kwargs)
 
+    @ray.method(concurrency_group="watch")
+    def watch(self) -> None:
+        """Never returns: its call fails the moment this actor dies, even idle."""
+        threading.Event().wait()
+
 
 def ensure_ray(address: str | None) -> bool:
     """Connect to Ray (a cluster at `address`, else a local instance on loopback).
@@ -62,7 +68,10 @@ class RayWorkerHandle:
     """A Processor's worker as a Ray actor, with the executor calls it needs."""
 
     def __init__(self, memory_mb: int | None, num_cpus: float = 1.0) -> None:
-        actor_class = ray.remote(num_cpus=num_cpus, max_restarts=0)(_Worker)
+        # Items run one at a time in the default group; `watch` has its own thread.
+        actor_class = ray.remote(
+            num_cpus=num_cpus, max_restarts=0, concurrency_groups={"watch": 1}
+        )(_Worker)
         self._actor = actor_class.remote(memory_mb)
 
     def submit(self, function: Any, *args: Any, **kwargs: Any) -> Future[Any]:
@@ -72,6 +81,10 @@ class RayWorkerHandle:
 
     def warm_up(self) -> Future[int]:
         return self._actor.pid.remote().future()  # type: ignore[no-any-return]
+
+    def watch(self) -> Future[None]:
+        """A future that fails when the actor dies (a local worker's pool sees that itself)."""
+        return self._actor.watch.remote().future()  # type: ignore[no-any-return]
 
     def kill(self) -> None:
         ray.kill(self._actor, no_restart=True)

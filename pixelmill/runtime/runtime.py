@@ -16,7 +16,8 @@ from pixelmill.actors.exporter import Exporter
 from pixelmill.actors.job_manager import JobManager
 from pixelmill.actors.journal import order_from_spec
 from pixelmill.actors.monitor import Monitor
-from pixelmill.actors.processor import ProcessorPool
+from pixelmill.actors.processor import DEPTH
+from pixelmill.actors.processor_pool import ProcessorPool
 from pixelmill.actors.resource_manager import ResourceManager
 from pixelmill.actors.supervisor import Supervisor
 from pixelmill.actors.timer import Timer
@@ -109,8 +110,10 @@ class Runtime:
             self.config = config
         memory_mb = config.memory_mb or max(256, self._available_mb() // 2)
         factories: dict[str, Any] = {
+            # A CPU slot per piece of work a Processor holds: the running one
+            # and the next, queued in its worker.
             Role.RESOURCE_MANAGER: functools.partial(
-                ResourceManager.start, memory_mb=memory_mb, cpu_slots=config.workers
+                ResourceManager.start, memory_mb=memory_mb, cpu_slots=config.workers * DEPTH
             ),
             Role.MONITOR: functools.partial(
                 Monitor.start,
@@ -149,7 +152,7 @@ class Runtime:
         self._log.info("runtime.started", workers=config.workers, memory_mb=memory_mb)
 
     def _join_ray(self, config: RuntimeConfig, *, workers_given: bool) -> RuntimeConfig:
-        """Start or join Ray; size the CPU slots from the cluster, not this machine."""
+        """Start or join Ray; size the workers from the cluster's free CPUs, not this machine's."""
         try:
             from pixelmill.actors import ray_worker
         except ImportError as exc:
@@ -159,8 +162,16 @@ class Runtime:
         import ray
 
         self._started_ray = ray_worker.ensure_ray(config.ray_address)
-        cluster_cpus = int(ray.cluster_resources().get("CPU", config.workers))
-        return config if workers_given else config.replace(workers=max(1, cluster_cpus))
+        if workers_given:
+            return config  # Ray queues actors beyond the free CPUs until some free up
+        free_cpus = int(ray.available_resources().get("CPU", 0))
+        if free_cpus < 1:
+            total = int(ray.cluster_resources().get("CPU", 0))
+            raise ConfigError(
+                f"backend: the Ray cluster has no free CPU ({total} in all, held by other "
+                "actors or tasks); give workers=N to wait for N of them"
+            )
+        return config.replace(workers=free_cpus)
 
     def _available_mb(self) -> int:
         if self.config.backend == "ray":

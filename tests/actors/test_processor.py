@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 import pytest
 
-from pixelmill.actors.processor import ProcessorPool
+from pixelmill.actors.processor_pool import ProcessorPool
 from pixelmill.imaging import ops
 from pixelmill.imaging.pipeline import OutputTarget, Pipeline
 from pixelmill.messages import BatchDone, BatchItem, ItemDone, ItemFailed, Process, ProcessBatch
@@ -149,3 +149,24 @@ def test_a_killed_worker_is_replaced_and_the_next_item_still_runs(
             assert answer.reason == "worker.crashed"
     pool.tell(_process(probe, tmp_path / "a.png", out, index=9))
     assert probe.expect(ItemDone, timeout=30).index == 9
+
+
+def test_work_queued_behind_a_crashing_item_runs_on_the_new_worker(
+    context: ActorContext, probe: Probe, tmp_path: Path
+) -> None:
+    from pixelmill.actors.worker import FaultPlan, WorkerSettings
+
+    crashing, after = write_image(tmp_path / "a.png"), write_image(tmp_path / "b.png")
+    seed = next(s for s in range(1000)
+                if FaultPlan(crash_rate=0.5, seed=s).draw(crashing, 1) == "crash"
+                and FaultPlan(crash_rate=0.5, seed=s).draw(after, 1) is None)
+    settings = WorkerSettings(faults=FaultPlan(crash_rate=0.5, seed=seed))
+    one = ProcessorPool.start(context, workers=1, settings=settings)
+    # One worker holds both: the second is queued in it when the first crashes.
+    one.tell(_process(probe, crashing, tmp_path / "out", index=0))
+    one.tell(_process(probe, after, tmp_path / "out", index=1))
+    first, second = probe.next(timeout=30), probe.next(timeout=30)
+    assert isinstance(first, ItemFailed)
+    assert (first.index, first.reason) == (0, "worker.crashed")
+    assert isinstance(second, ItemDone), "the queued item never started: it is not charged"
+    assert second.index == 1

@@ -45,18 +45,12 @@ def _analyses(out: Path) -> dict[str, dict]:
     return {r["path"]: r["analyses"] for r in records}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def ray_runtime() -> Runtime:
     runtime = Runtime(backend="ray", workers=2, recovery=RecoveryPolicy(backoff_s=0.01))
     yield runtime
     runtime.shutdown()
     assert not ray.is_initialized()
-
-
-@pytest.fixture(autouse=True)
-def _stop_all() -> None:
-    # The module's Runtime outlives each test: keep the suite's clean-up off.
-    return
 
 
 def test_a_job_gives_identical_exports_locally_and_on_ray(
@@ -90,15 +84,14 @@ def test_a_killed_ray_worker_loses_no_item(tmp_path: Path) -> None:
                  faults=FaultPlan(hang_rate=0.3, seed=seed), item_timeout_s=30,
                  batch_items=1) as runtime:
         handle = runtime.submit(_spec(inputs, tmp_path / "out"))
+        # Mid-job, once the other items are done and the first hangs in its
+        # worker, kill every Ray worker process: the busy one and the idle one.
         deadline = time.monotonic() + 60
-        # Kill Ray's worker processes while some item hangs in one of them
-        # (batch_items=1: a killed worker held that item only).
-        while not handle.done() and time.monotonic() < deadline:
-            time.sleep(1.0)
-            for process in _ray_workers():
-                os.kill(process.pid, signal.SIGKILL)
-            if handle.progress().counts.finished >= 1:
-                break
+        while handle.progress().counts.finished < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        for process in _ray_workers():
+            os.kill(process.pid, signal.SIGKILL)
         result = handle.wait(timeout=120)
     records = [json.loads(line)
                for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
@@ -106,3 +99,19 @@ def test_a_killed_ray_worker_loses_no_item(tmp_path: Path) -> None:
     assert result.counts.done == 6
     (first,) = [r for r in records if r["path"] == str(inputs[0])]
     assert first["attempts"] == 2, "the item hung in a killed worker was redone"
+    # The idle worker's death was seen before it was given work: no other item
+    # paid an attempt for it, and nothing waited for the 30 s time limit.
+    assert all(r["attempts"] == 1 for r in records if r is not first)
+    assert result.duration_s < 25
+
+
+def test_a_second_runtime_on_a_cluster_with_no_free_cpu_is_refused(
+    ray_runtime: Runtime, tmp_path: Path
+) -> None:
+    # The first runtime's actors hold every CPU of the local Ray instance.
+    inputs = write_sample_set(tmp_path / "in", 2, seed=3)
+    assert ray_runtime.submit(_spec(inputs, tmp_path / "out")).wait(timeout=120).counts.done == 2
+    from pixelmill import ConfigError
+
+    with pytest.raises(ConfigError, match="no free CPU"):
+        Runtime(backend="ray")

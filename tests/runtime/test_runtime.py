@@ -22,6 +22,7 @@ from pixelmill import (
     Runtime,
     ops,
 )
+from pixelmill.actors.processor import DEPTH
 from pixelmill.messages import ItemFinished, JobFinished, JobProgress
 from pixelmill.testing import write_broken_files, write_image, write_sample_set
 
@@ -199,7 +200,7 @@ def test_the_monitor_and_budget_answer(runtime: Runtime) -> None:
     assert metrics.latest.processes >= 3  # this process and two workers
     assert metrics.latest.rss_mb > 0
     budget = runtime.budget()
-    assert budget.cpu_slots == 2
+    assert budget.cpu_slots == 2 * DEPTH  # each of the two workers runs one, holds the next
 
 
 def test_the_log_is_json_lines_with_job_fields(runtime: Runtime, tmp_path: Path) -> None:
