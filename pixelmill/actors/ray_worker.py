@@ -7,16 +7,23 @@ read from, and outputs written to, paths every node can reach.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
+from ray._private import ray_constants
 
 from pixelmill.actors import worker
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 __all__ = ["RayWorkerHandle", "dead_worker_errors", "ensure_ray"]
+
+_CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 dead_worker_errors: tuple[type[BaseException], ...] = (
     ray.exceptions.RayActorError,
@@ -60,8 +67,34 @@ def ensure_ray(address: str | None) -> bool:
     if address:
         ray.init(address=address, **options)
     else:
-        ray.init(_node_ip_address="127.0.0.1", **options)
+        with _loopback_only():
+            ray.init(_node_ip_address="127.0.0.1", **options)
     return True
+
+
+@contextlib.contextmanager
+def _loopback_only() -> Iterator[None]:
+    """Keep a local Ray instance on 127.0.0.1, listening on no other address.
+
+    On Linux, Ray turns a node address of 127.0.0.1 into the machine's
+    network address, and its servers listen there for other nodes. Its
+    single-machine mode (the default on macOS and Windows, switched by
+    `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`) keeps every server on loopback. The
+    variable is read by Ray's processes as they start (set here for those
+    `ray.init` starts) and by the driver at `import ray` (hence the constant).
+    """
+    previous_env = os.environ.get(_CLUSTER_SWITCH)
+    previous_constant = ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[_CLUSTER_SWITCH] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = previous_constant
+        if previous_env is None:
+            os.environ.pop(_CLUSTER_SWITCH, None)
+        else:
+            os.environ[_CLUSTER_SWITCH] = previous_env
 
 
 class RayWorkerHandle:

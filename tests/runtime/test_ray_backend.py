@@ -115,3 +115,16 @@ def test_a_second_runtime_on_a_cluster_with_no_free_cpu_is_refused(
 
     with pytest.raises(ConfigError, match="no free CPU"):
         Runtime(backend="ray")
+
+
+def test_a_local_ray_listens_on_loopback_only(ray_runtime: Runtime) -> None:
+    # Ray's own processes (GCS, raylet, workers) are this process's descendants.
+    ours = {psutil.Process().pid, *(p.pid for p in psutil.Process().children(recursive=True))}
+    listening = [
+        c.laddr.ip
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.pid in ours
+    ]
+    assert listening, "Ray listens somewhere"
+    assert {ip.removeprefix("::ffff:") for ip in listening} == {"127.0.0.1"}
+    assert ray.util.get_node_ip_address() == "127.0.0.1"
