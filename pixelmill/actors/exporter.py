@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.records import csv_columns, csv_row, full_record, summary_item
-from pixelmill.errors import NoSpaceError, OutputError, reason_of
+from pixelmill.errors import InternalError, NoSpaceError, PixelmillError, reason_of
 from pixelmill.imaging.save import translate_write_error
 from pixelmill.messages import (
     CloseExport,
@@ -32,7 +32,7 @@ from pixelmill.messages import (
 if TYPE_CHECKING:
     from pixelmill.imaging.steps import Step
 
-__all__ = ["Exporter", "RESULTS_CSV", "RESULTS_JSONL", "SUMMARY_JSON"]
+__all__ = ["RESULTS_CSV", "RESULTS_JSONL", "SUMMARY_JSON", "Exporter"]
 
 RESULTS_CSV = "results.csv"
 RESULTS_JSONL = "results.jsonl"
@@ -85,7 +85,7 @@ class Exporter(Actor):
         super().__init__(context)
         self._min_free_mb = min_free_mb
         self._exports: dict[str, _Export] = {}
-        self._failed: dict[str, OutputError] = {}
+        self._failed: dict[str, PixelmillError] = {}
 
     def on_stop(self) -> None:
         """Closes what is still open; partial files stay partial, never renamed."""
@@ -137,10 +137,13 @@ class Exporter(Actor):
         except OSError as exc:
             error = translate_write_error(exc, Path(getattr(exc, "filename", "") or "."))
             self._fail(job_id, error)
-        except OutputError as exc:
+        except PixelmillError as exc:
             self._fail(job_id, exc)
+        except Exception as exc:  # a bug, such as a host analysis's: fail the job, go on
+            error = InternalError(f"export of job {job_id}: {type(exc).__name__}: {exc}")
+            self._fail(job_id, error)
 
-    def _fail(self, job_id: str, error: OutputError) -> None:
+    def _fail(self, job_id: str, error: PixelmillError) -> None:
         self.actor_log.error("export.failed", job_id=job_id, reason=error.reason, error=str(error))
         self._failed[job_id] = error
         export = self._exports.pop(job_id, None)
@@ -154,27 +157,34 @@ class Exporter(Actor):
                 )
 
     def _open(self, message: OpenExport) -> None:
+        columns = csv_columns(message.analyses)
         directory = message.export_dir
         directory.mkdir(parents=True, exist_ok=True)
         csv_path = directory / f".{RESULTS_CSV}.partial"
         resume = message.resume and csv_path.exists()
         mode = "a" if resume else "w"
-        csv_file = csv_path.open(mode, newline="", encoding="utf-8", errors="surrogateescape")
-        writer = csv.DictWriter(csv_file, fieldnames=csv_columns(message.analyses))
-        if not resume:
-            writer.writeheader()
-        jsonl_file = (directory / f".{RESULTS_JSONL}.partial").open(mode, encoding="utf-8")
-        if message.charts:
-            (directory / "charts").mkdir(exist_ok=True)
-        self._exports[message.job_id] = _Export(
-            directory=directory,
-            analyses=message.analyses,
-            csv_file=csv_file,
-            csv_writer=writer,
-            jsonl_file=jsonl_file,
-            owner=message.reply_to,
-            charts=message.charts,
-        )
+        with contextlib.ExitStack() as opened:  # closed again if any step fails
+            csv_file = opened.enter_context(
+                csv_path.open(mode, newline="", encoding="utf-8", errors="surrogateescape")
+            )
+            writer = csv.DictWriter(csv_file, fieldnames=columns)
+            if not resume:
+                writer.writeheader()
+            jsonl_file = opened.enter_context(
+                (directory / f".{RESULTS_JSONL}.partial").open(mode, encoding="utf-8")
+            )
+            if message.charts:
+                (directory / "charts").mkdir(exist_ok=True)
+            self._exports[message.job_id] = _Export(
+                directory=directory,
+                analyses=message.analyses,
+                csv_file=csv_file,
+                csv_writer=writer,
+                jsonl_file=jsonl_file,
+                owner=message.reply_to,
+                charts=message.charts,
+            )
+            opened.pop_all()  # the export owns its files now
 
     def _append(self, job_id: str, record: dict[str, Any]) -> None:
         export = self._exports[job_id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from pixelmill.errors import InternalError
 from pixelmill.imaging.steps import analysis_def
 
 if TYPE_CHECKING:
@@ -38,7 +39,12 @@ def csv_columns(analyses: Iterable[Step]) -> list[str]:
     """The header of a job's CSV, fixed before the first row by its analyses."""
     columns = list(BASE_COLUMNS)
     for step in analyses:
-        named = analysis_def(step.name).csv_columns(step.params)
+        try:
+            named = analysis_def(step.name).csv_columns(step.params)
+        except Exception as exc:
+            raise InternalError(
+                f"analysis {step.name!r}: columns() failed: {type(exc).__name__}: {exc}"
+            ) from exc
         columns.extend(c for c in named if c not in columns)
     return columns
 

@@ -195,10 +195,10 @@ def _run(path: Path, pipeline: Pipeline, target: OutputTarget, reduce: int) -> I
     results: dict[str, dict[str, Any]] = {}
     for position, step in enumerate(checked.analyses, 1):
         definition = analysis_def(step.name)
-        with _classified(path, f"pipeline analysis {position} ({step.name})"):
+        label = f"pipeline analysis {position} ({step.name})"
+        with _classified(path, label):
             results[step.name] = definition.measure(image, step.params, ctx)
-        if definition.flatten is None:
-            _check_one_value(path, definition, results[step.name])
+        _check_csv_values(path, label, definition, step.params, results[step.name])
         clock.lap(f"analysis:{step.name}")
     return ItemResult(
         outputs=tuple(ctx.outputs),
@@ -211,13 +211,26 @@ def _run(path: Path, pipeline: Pipeline, target: OutputTarget, reduce: int) -> I
     )
 
 
-def _check_one_value(path: Path, definition: AnalysisDef, result: Any) -> None:
+def _check_csv_values(
+    path: Path, label: str, definition: AnalysisDef, params: Mapping[str, Any], result: Any
+) -> None:
     # Checked here, in the worker, so that the item fails with the reason:
-    # later the Exporter, which flattens every result, would crash on it.
+    # later the Exporter, which flattens every result into the CSV's columns,
+    # could not write its row.
     try:
-        definition.csv_values(result)
+        values = definition.csv_values(result)
     except ValueError as exc:
         raise InternalError(f"{path}: {exc}") from None
+    except Exception as exc:
+        raise InternalError(
+            f"{path}: {label}: flatten failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    undeclared = set(values) - set(definition.csv_columns(params))
+    if undeclared:
+        raise InternalError(
+            f"{path}: {label}: flatten gave columns that columns() does not declare: "
+            f"{', '.join(sorted(map(str, undeclared)))}"
+        )
 
 
 @contextmanager

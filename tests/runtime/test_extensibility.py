@@ -53,6 +53,22 @@ if "test_invert" not in op_names():
     # One-value analyses: no columns, no flatten.
     register_analysis(AnalysisDef(name="test_red_fraction", measure=_red_share))
     register_analysis(AnalysisDef(name="test_sometimes_two", measure=_sometimes_two))
+    # Buggy flattening, as a host's may be.
+    register_analysis(AnalysisDef(
+        name="test_flatten_raises", measure=_sometimes_two,
+        columns=lambda params: ["share"],
+        flatten=lambda result: {"share": result["extra"]},
+    ))
+    register_analysis(AnalysisDef(
+        name="test_flatten_undeclared", measure=_sometimes_two,
+        columns=lambda params: ["share"],
+        flatten=lambda result: dict(result),
+    ))
+    register_analysis(AnalysisDef(
+        name="test_columns_raise", measure=_red_share,
+        columns=lambda params: [params["missing"]],
+        flatten=lambda result: {"share": result["share"]},
+    ))
 
 
 def _spec(tmp_path: Path, pipeline: list[Any]) -> JobSpec:
@@ -132,3 +148,40 @@ def test_a_one_value_analysis_returning_two_values_fails_only_that_item(tmp_path
     with (tmp_path / "out" / "results.csv").open(newline="") as file:
         values = {Path(row["path"]).name: row["test_sometimes_two"] for row in csv.DictReader(file)}
     assert values == {"one_a.png": "0.5", "two.png": "", "one_b.png": "0.5"}
+
+
+@pytest.mark.parametrize(
+    ("analysis", "message"),
+    [
+        ("test_flatten_raises", "flatten failed: KeyError: 'extra'"),
+        ("test_flatten_undeclared", "flatten gave columns that columns() does not declare: extra"),
+    ],
+)
+def test_an_analysis_that_cannot_be_flattened_fails_its_item_not_the_export(
+    tmp_path: Path, analysis: str, message: str
+) -> None:
+    (tmp_path / "in").mkdir()
+    for name in ("one_a.png", "two.png"):
+        write_image(tmp_path / "in" / name, size=(8, 8))
+    spec = JobSpec(inputs=[tmp_path / "in"], export_dir=tmp_path / "out", analyses=[analysis])
+    with Runtime(workers=1) as runtime:
+        result = runtime.submit(spec).wait(timeout=60)
+    by_name = {Path(record["path"]).name: record for record in _records(tmp_path / "out")}
+    broken = "one_a.png" if analysis == "test_flatten_raises" else "two.png"
+    assert by_name[broken]["status"] == "failed"
+    assert by_name[broken]["reason"] == "internal.error"
+    assert message in by_name[broken]["message"]
+    assert f"({analysis})" in by_name[broken]["message"]
+    assert result.counts.done == 1
+    assert (tmp_path / "out" / "results.csv").exists()
+
+
+def test_an_analysis_whose_columns_raise_aborts_the_job_with_the_reason(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, [])
+    spec = JobSpec(inputs=spec.inputs, export_dir=spec.export_dir,
+                   analyses=["test_columns_raise"])
+    with Runtime(workers=1) as runtime:
+        result = runtime.submit(spec).wait(timeout=60)
+    assert result.status.value == "aborted"
+    assert result.reason == "internal.error"
+    assert "test_columns_raise" in (result.message or "")
