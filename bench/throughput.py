@@ -11,9 +11,10 @@ quality 85 -> one CSV row. It is run by:
   c1  pixelmill ``Runtime(workers=1)`` and
   cN  pixelmill ``Runtime(workers=os.cpu_count())``, each timed including Runtime
       start and shutdown, and separately for the job alone (submit -> wait);
-  c1w, cNw  the same, warm: the Runtime first runs a two-image job (untimed, as an
-      embedding host's long-lived Runtime has), then the job; its "job only" row
-      is the steady-state throughput;
+  c1w, cNw  steady state: after the rounds above, one Runtime of each size is
+      started and warmed up with an untimed pass over the corpus (as an embedding
+      host's long-lived Runtime is), then the job runs on each, interleaved, for as
+      many rounds (job only; their CPU and RSS are not measured);
   d   pyvips ``thumbnail`` (shrink-on-load) in ``ProcessPoolExecutor(os.cpu_count())``;
   e   pixelmill ``Runtime(backend="ray")``: the same, its workers as Ray actors on a
       local Ray started on loopback (the total includes ``ray.init``; "job only" not).
@@ -41,6 +42,7 @@ import importlib
 import importlib.util
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -57,6 +59,7 @@ import PIL
 from _common import (
     PeakRSSSampler,
     RoundResult,
+    Row,
     Runner,
     Variant,
     generate_photos,
@@ -141,30 +144,50 @@ def pool_runner(worker: Callable[[Path, Path], Record]) -> Runner:
     return run
 
 
-def pixelmill_runner(
-    pm: ModuleType, workers: int, backend: str = "local", *, warm: bool = False
-) -> Runner:
-    def spec(paths: Sequence[Path], out_dir: Path) -> Any:
-        return pm.JobSpec(
-            inputs=list(paths),
-            pipeline=[pm.ops.thumbnail(THUMB), pm.ops.save(format="jpeg", quality=85)],
-            analyses=["rgb_histogram", "channel_stats"],
-            export_dir=out_dir,
-        )
+def pixelmill_spec(pm: ModuleType, paths: Sequence[Path], out_dir: Path) -> Any:
+    return pm.JobSpec(
+        inputs=list(paths),
+        pipeline=[pm.ops.thumbnail(THUMB), pm.ops.save(format="jpeg", quality=85)],
+        analyses=["rgb_histogram", "channel_stats"],
+        export_dir=out_dir,
+    )
 
+
+def pixelmill_job(pm: ModuleType, runtime: Any, paths: Sequence[Path], out_dir: Path) -> float:
+    """Seconds one job over `paths` takes on a started runtime."""
+    start = time.perf_counter()
+    result = runtime.submit(pixelmill_spec(pm, paths, out_dir)).wait(timeout=600)
+    job_s = time.perf_counter() - start
+    if result.counts.done != len(paths):
+        raise RuntimeError(f"pixelmill finished {result.counts.as_dict()} of {len(paths)}")
+    return job_s
+
+
+def pixelmill_runner(pm: ModuleType, workers: int, backend: str = "local") -> Runner:
     def run(paths: Sequence[Path], out_dir: Path) -> float:
         with pm.Runtime(workers=workers, backend=backend) as runtime:
-            if warm:  # a first, small job: the timed one runs on warm workers
-                with tempfile.TemporaryDirectory(prefix="pm-bench-warm-up-") as tmp:
-                    runtime.submit(spec(paths[:2], Path(tmp))).wait(timeout=600)
-            start = time.perf_counter()
-            result = runtime.submit(spec(paths, out_dir)).wait(timeout=600)
-            job_s = time.perf_counter() - start
-        if result.counts.done != len(paths):
-            raise RuntimeError(f"pixelmill finished {result.counts.as_dict()} of {len(paths)}")
-        return job_s
+            return pixelmill_job(pm, runtime, paths, out_dir)
 
     return run
+
+
+def steady_state(pm: ModuleType, paths: Sequence[Path], rounds: int) -> dict[str, list[float]]:
+    """Seconds per job on long-lived runtimes of 1 and all workers, warmed up, interleaved."""
+    sizes = sorted({1, CPUS})
+    runtimes = {f"c{w}w": pm.Runtime(workers=w) for w in sizes}
+    times: dict[str, list[float]] = {key: [] for key in runtimes}
+    try:
+        with tempfile.TemporaryDirectory(prefix="pm-bench-warm-") as tmp:
+            for key, runtime in runtimes.items():
+                pixelmill_job(pm, runtime, paths, Path(tmp) / f"warm-up-{key}")
+            for i in range(rounds):
+                console.print(f"steady state {i + 1}/{rounds}", style="dim")
+                for key, runtime in runtimes.items():
+                    times[key].append(pixelmill_job(pm, runtime, paths, Path(tmp) / f"{key}-{i}"))
+    finally:
+        for runtime in runtimes.values():
+            runtime.shutdown()
+    return times
 
 
 def load_pixelmill() -> tuple[ModuleType | None, str]:
@@ -198,10 +221,6 @@ def build_variants() -> list[Variant]:
         variants.append(
             Variant(f"c{workers}", f"c{workers} pixelmill w={workers}", runner, pm_note)
         )
-    for workers in sorted({1, CPUS}):
-        runner = pixelmill_runner(pm, workers, warm=True) if pm else None
-        label = f"c{workers}w pixelmill w={workers}, warm"
-        variants.append(Variant(f"c{workers}w", label, runner, pm_note))
     runner = None if vips_note else pool_runner(vips_one)
     variants.append(Variant("d", f"d  pyvips pool({CPUS})", runner, vips_note))
     ray_note = "" if importlib.util.find_spec("ray") else "Ray is not installed"
@@ -223,6 +242,23 @@ def run_round(variant: Variant, paths: Sequence[Path]) -> None:
     if written != len(paths):
         console.print(f"[yellow]{variant.key}: wrote {written} JPEGs for {len(paths)} inputs")
     variant.rounds.append(RoundResult(wall_s, job_s, rss.cpu_s, rss.peak, written))
+
+
+def steady_state_rows(
+    times: dict[str, list[float]], n: int, mpix: float, rows: Sequence[Row]
+) -> list[Row]:
+    """Table rows for `steady_state`'s times, relative to the baseline row b."""
+    base = next((r.images_per_s for r in rows if r.key == "b"), None)
+    out = []
+    for key, seconds in times.items():
+        rates = [n / t for t in seconds]
+        ips = statistics.median(rates)
+        label = f"{key} pixelmill w={key[1:-1]}, warm job"
+        row = Row(key, label, "", len(rates), ips, (max(rates) - min(rates)) / ips)
+        row.mpix_per_s = statistics.median(mpix / t for t in seconds)
+        row.vs_baseline = ips / base if base else None
+        out.append(row)
+    return out
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -266,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         variants = build_variants()
         if args.only:
             keep = set(args.only.split(","))
-            unknown = keep - {v.key for v in variants}
+            unknown = keep - {v.key for v in variants} - {f"c{w}w" for w in {1, CPUS}}
             if unknown:
                 console.print(f"[red]--only: no variant {', '.join(sorted(unknown))}")
                 return 2
@@ -285,7 +321,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     v.note = f"failed: {type(exc).__name__}: {exc}"
                     v.run = None
                     console.print(f"[red]{v.key} {v.note}")
+        pm, _ = load_pixelmill()
+        wanted = args.only is None or any(key.endswith("w") for key in args.only.split(","))
+        warm = steady_state(pm, paths, args.rounds) if pm is not None and wanted else {}
     rows = summarise(variants, len(paths), mpix, baseline="b")
+    rows += steady_state_rows(warm, len(paths), mpix, rows)
     source = args.corpus or f"{len(paths)} generated images"
     title = f"{source}: {len(paths)} images, {mpix:.1f} MP, {CPUS} CPUs, {args.rounds} rounds"
     print_table(console, rows, title, baseline="b")
@@ -307,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "meta": meta,
             "summary": [asdict(r) for r in rows],
             "rounds": {v.key: [asdict(r) for r in v.rounds] for v in variants},
+            "steady_state_s": warm,
         },
     )
     console.print(f"wrote {args.json}")
