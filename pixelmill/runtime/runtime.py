@@ -44,6 +44,7 @@ from pixelmill.messages import (
     Watch,
 )
 from pixelmill.runtime._main_guard import refuse_unguarded_main
+from pixelmill.runtime._ray_backend import join_ray, ray_available_mb
 from pixelmill.runtime.config import RuntimeConfig
 from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
 from pixelmill.runtime.logging import make_logger
@@ -106,7 +107,7 @@ class Runtime:
         self._closed = False
         self._started_ray = False
         if config.backend == "ray":
-            config = self._join_ray(config, workers_given="workers" in overrides)
+            config, self._started_ray = join_ray(config, workers_given="workers" in overrides)
             self.config = config
         memory_mb = config.memory_mb or max(256, self._available_mb() // 2)
         factories: dict[str, Any] = {
@@ -151,33 +152,9 @@ class Runtime:
         self._supervisor.tell(Watch(ref=self._relay))
         self._log.info("runtime.started", workers=config.workers, memory_mb=memory_mb)
 
-    def _join_ray(self, config: RuntimeConfig, *, workers_given: bool) -> RuntimeConfig:
-        """Start or join Ray; size the workers from the cluster's free CPUs, not this machine's."""
-        try:
-            from pixelmill.actors import ray_worker
-        except ImportError as exc:
-            raise ConfigError(
-                "backend: 'ray' needs Ray: pip install 'pixelmill[ray]'"
-            ) from exc
-        import ray
-
-        self._started_ray = ray_worker.ensure_ray(config.ray_address)
-        if workers_given:
-            return config  # Ray queues actors beyond the free CPUs until some free up
-        free_cpus = int(ray.available_resources().get("CPU", 0))
-        if free_cpus < 1:
-            total = int(ray.cluster_resources().get("CPU", 0))
-            raise ConfigError(
-                f"backend: the Ray cluster has no free CPU ({total} in all, held by other "
-                "actors or tasks); give workers=N to wait for N of them"
-            )
-        return config.replace(workers=free_cpus)
-
     def _available_mb(self) -> int:
         if self.config.backend == "ray":
-            import ray
-
-            return int(ray.available_resources().get("memory", 0) // 2**20) or 1024
+            return ray_available_mb()
         return int(psutil.virtual_memory().available // 2**20)
 
     def __enter__(self) -> Self:
