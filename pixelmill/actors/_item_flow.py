@@ -110,23 +110,29 @@ class ItemFlow:
 
     def _read_ahead(self, job: Job) -> None:
         while len(job.lookahead) < LOOKAHEAD and (item := job.next_input()) is not None:
-            try:
-                item.header = probe(item.input.path)
-            except PixelmillError as exc:
-                # The header alone shows the input is bad: no need to use a worker.
-                self._item_failed(job, item, exc.reason, str(exc), worker=None)
-                continue
-            item.work = estimate_work(item.header, job.pipeline)
-            job.lookahead.push(item, item.work)
+            if self._probed(job, item):
+                assert item.header is not None
+                item.work = estimate_work(item.header, job.pipeline)
+                job.lookahead.push(item, item.work)
+
+    def _probed(self, job: Job, item: Item) -> bool:
+        """Read `item`'s header once; False (and the item failed) if it shows a bad input."""
+        if item.header is not None:
+            return True
+        try:
+            item.header = probe(item.input.path)
+        except PixelmillError as exc:
+            # The header alone shows the input is bad: no need to use a worker.
+            self._item_failed(job, item, exc.reason, str(exc), worker=None)
+            return False
+        return True
 
     def _request_lease(self, job: Job, items: Sequence[Item]) -> None:
         leased: list[Item] = []
         for item in items:
-            try:
-                item.header = item.header or probe(item.input.path)
-            except PixelmillError as exc:
-                self._item_failed(job, item, exc.reason, str(exc), worker=None)
+            if not self._probed(job, item):
                 continue
+            assert item.header is not None
             item.memory_mb = estimate_memory_mb(
                 item.header, job.pipeline, reduce=item.reduce, validate=False
             )
@@ -219,10 +225,15 @@ class ItemFlow:
         for lease_items in _by_lease([*job.running.values(), *job.waiting.values()]):
             self._send_lease_request(job, lease_items[0].lease, lease_items)
 
-    def _returned(self, message: ItemDone | ItemFailed) -> None:
+    def _returned(self, message: ItemDone | ItemFailed, *, from_batch: bool = False) -> None:
         job = self._jobs.get(message.job_id)
         item = job.running.get(message.index) if job else None
-        if job is None or item is None or item.attempt != message.attempt:
+        # A batch's item run again alone keeps its attempt: an answer from the
+        # batch (a duplicate, after a pool restart) is then stale too.
+        if (
+            job is None or item is None or item.attempt != message.attempt
+            or item.batched != from_batch
+        ):
             self.actor_log.info("item.stale_result", job_id=message.job_id, index=message.index)
             return
         del job.running[item.index]

@@ -112,7 +112,7 @@ class Exporter(Actor):
     def _handle(self, message: Any) -> Any:
         match message:
             case OpenExport():
-                self._guarded(message.job_id, lambda: self._open(message))
+                self._guarded(message.job_id, lambda: self._open(message), message.reply_to)
                 return None
             case ExportItem(item=item):
                 if item.job_id in self._exports:
@@ -128,7 +128,7 @@ class Exporter(Actor):
             case _:
                 return super().handle(message)
 
-    def _guarded(self, job_id: str, step: Callable[[], None]) -> None:
+    def _guarded(self, job_id: str, step: Callable[[], None], owner: Any = None) -> None:
         # An export that cannot be written fails its job, not the Exporter.
         if job_id in self._failed:
             return
@@ -136,25 +136,25 @@ class Exporter(Actor):
             step()
         except OSError as exc:
             error = translate_write_error(exc, Path(getattr(exc, "filename", "") or "."))
-            self._fail(job_id, error)
+            self._fail(job_id, error, owner)
         except PixelmillError as exc:
-            self._fail(job_id, exc)
+            self._fail(job_id, exc, owner)
         except Exception as exc:  # a bug, such as a host analysis's: fail the job, go on
             error = InternalError(f"export of job {job_id}: {type(exc).__name__}: {exc}")
-            self._fail(job_id, error)
+            self._fail(job_id, error, owner)
 
-    def _fail(self, job_id: str, error: PixelmillError) -> None:
+    def _fail(self, job_id: str, error: PixelmillError, owner: Any = None) -> None:
+        """Fail the job's export and tell its owner (the export's, or `owner` while
+        it was being opened)."""
         self.actor_log.error("export.failed", job_id=job_id, reason=error.reason, error=str(error))
         self._failed[job_id] = error
         export = self._exports.pop(job_id, None)
         if export is not None:
             export.csv_file.close()
             export.jsonl_file.close()
-            if export.owner is not None:
-                self.reply(
-                    export.owner,
-                    ExportFailed(job_id=job_id, reason=error.reason, message=str(error)),
-                )
+            owner = export.owner
+        if owner is not None:
+            self.reply(owner, ExportFailed(job_id=job_id, reason=error.reason, message=str(error)))
 
     def _open(self, message: OpenExport) -> None:
         columns = csv_columns(message.analyses)

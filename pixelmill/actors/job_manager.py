@@ -119,7 +119,7 @@ class JobManager(ItemFlow, JobEnding, Actor):
                 self._returned(message)
             case BatchDone(outcomes=outcomes):
                 for outcome in outcomes:
-                    self._returned(outcome)
+                    self._returned(outcome, from_batch=True)
             case Retry() | Degrade() | Skip() | Fail() | AbortJob():
                 self._decided(message)
             case RuntimeBroken(reason=reason, message=text):

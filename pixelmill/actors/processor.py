@@ -74,7 +74,6 @@ class _Held:
 
     token: int
     work: Work
-    future: Future[Any]
 
 
 class Processor(Actor):
@@ -113,7 +112,10 @@ class Processor(Actor):
         self._pid: int | None = None
         self._tokens = itertools.count()
         self._held: deque[_Held] = deque()
-        self._timed_out: int | None = None
+        self._kill: tuple[int, str] | None = None
+        """(token, why) of the work this actor killed its worker for: `timeout` or `abandon`."""
+        self._abandoned: set[str] = set()
+        """Jobs abandoned while this actor still held some of their work."""
         self._deadline_key = -1
 
     def on_start(self) -> None:
@@ -149,10 +151,12 @@ class Processor(Actor):
             case _Died(generation=generation):
                 self._died(generation)
             case AbandonJob(job_id=job_id):
-                # What waits behind the running item runs on the next worker;
-                # if it is of this job too, its answer is stale and ignored.
-                if self._held and self._held[0].work.job_id == job_id:
-                    self._kill_worker()
+                # Its running work is stopped now, its queued work never runs
+                # (its leases are already released).
+                if any(held.work.job_id == job_id for held in self._held):
+                    self._abandoned.add(job_id)
+                    if self._held[0].work.job_id == job_id:
+                        self._kill_for(self._held[0].token, "abandon")
             case _:
                 return super().handle(message)
         return None
@@ -162,6 +166,7 @@ class Processor(Actor):
     def _new_executor(self) -> None:
         self._generation += 1
         self._pid = None
+        self._kill = None  # a kill meant for the last worker
         if self._settings.backend == "ray":
             from pixelmill.actors import ray_worker  # only with the `ray` extra
 
@@ -245,10 +250,14 @@ class Processor(Actor):
         try:
             future = self._executor.submit(*arguments, **options)
         except BrokenProcessPool:
+            if self._held:
+                # It died with work in it: that work's failure replays this too.
+                self._held.append(_Held(token, request))
+                return
             # The worker died while idle (killed from outside): replace it quietly.
             self._replace_worker("died while idle")
             future = self._executor.submit(*arguments, **options)
-        self._held.append(_Held(token, request, future))
+        self._held.append(_Held(token, request))
         actor_ref = self.actor_ref
 
         def returned(done: Future[Any]) -> None:
@@ -270,58 +279,85 @@ class Processor(Actor):
         """
         if self._pid is None:
             return
+        first = self._held[0]
+        items = len(first.work.items) if isinstance(first.work, ProcessBatch) else 1
         self._deadline_key = self.actor_timer.tell_later(
-            self._settings.item_timeout_s, self.actor_ref, _Deadline(self._held[0].token)
+            self._settings.item_timeout_s * items, self.actor_ref, _Deadline(first.token)
         )
 
     def _deadline(self, token: int) -> None:
-        if not self._held or self._held[0].token != token:
-            return  # that item finished in time
-        self._timed_out = token
+        if self._held and self._held[0].token == token:
+            self._kill_for(token, "timeout")
+
+    def _kill_for(self, token: int, why: str) -> None:
+        self._kill = (token, why)
         self._kill_worker()
 
     def _answer(self, token: int, outcome: Any) -> None:
         if not self._held or self._held[0].token != token:
             return  # work re-given to a new worker answers under a new token
-        request = self._held.popleft().work
+        head = self._held.popleft()
+        request = head.work
         self.actor_timer.cancel(self._deadline_key)
         if isinstance(outcome, self._broken):
-            timed_out = self._timed_out == token
-            reason = "worker.timeout" if timed_out else "worker.crashed"
+            self._worker_died(head)
+        else:
+            if isinstance(outcome, BaseException):
+                what = f"{type(outcome).__name__}: {outcome}"
+                answer = failed_all(request, self._index, "internal.error", what)
+            elif isinstance(request, ProcessBatch):
+                answer = BatchDone(
+                    job_id=request.job_id,
+                    outcomes=tuple(
+                        _item_answer(request.job_id, item.index, item.attempt, result, self._index)
+                        for item, result in zip(request.items, outcome, strict=True)
+                    ),
+                )
+            else:
+                answer = _item_answer(
+                    request.job_id, request.index, request.attempt, outcome, self._index
+                )
+            self._finish(request, answer)
+            if self._held and self._held[0].work.job_id in self._abandoned:
+                self._kill_for(self._held[0].token, "abandon")
+            elif self._held:
+                self._start_clock()
+        self._abandoned &= {held.work.job_id for held in self._held}
+
+    def _worker_died(self, head: _Held) -> None:
+        """The worker died under `head`: answer it, unless a kill meant for work that
+        had just finished hit it; replay the rest (never started) on a new worker."""
+        kill, self._kill = self._kill, None
+        innocent = kill is not None and kill[0] != head.token
+        waiting = [held.work for held in self._held]
+        self._held.clear()
+        if innocent:
+            waiting.insert(0, head.work)
+            why = "killed between two items"
+        else:
+            why = {"timeout": "worker.timeout", "abandon": "abandoned"}.get(
+                kill[1] if kill else "", "worker.crashed"
+            )
             what = (
                 f"ran past its {self._settings.item_timeout_s:g} s limit and was stopped"
-                if timed_out
+                if why == "worker.timeout"
                 else "its worker process died while running it"
             )
-            answer = failed_all(request, self._index, reason, what)
-            if self._executor is not None:
-                self._replace_worker(reason)
-                # The rest never started: it runs on the new worker, in order.
-                waiting = [held.work for held in self._held]
-                self._held.clear()
-                for work in waiting:
-                    self._submit(work)
-        elif isinstance(outcome, BaseException):
-            answer = failed_all(
-                request, self._index, "internal.error", f"{type(outcome).__name__}: {outcome}"
-            )
-        elif isinstance(request, ProcessBatch):
-            answer = BatchDone(
-                job_id=request.job_id,
-                outcomes=tuple(
-                    _item_answer(request.job_id, item.index, item.attempt, result, self._index)
-                    for item, result in zip(request.items, outcome, strict=True)
-                ),
-            )
-        else:
-            answer = _item_answer(
-                request.job_id, request.index, request.attempt, outcome, self._index
-            )
-        self._timed_out = None
-        self.reply(request.reply_to, answer)
+            reason = "worker.timeout" if why == "worker.timeout" else "worker.crashed"
+            self._finish(head.work, failed_all(head.work, self._index, reason, what))
+        if self._executor is None:
+            return  # stopping: nothing more runs
+        self._replace_worker(why)
+        for work in waiting:
+            if work.job_id in self._abandoned:
+                gone = "its job was abandoned"
+                self._finish(work, failed_all(work, self._index, "worker.crashed", gone))
+            else:
+                self._submit(work)
+
+    def _finish(self, work: Work, answer: Any) -> None:
+        self.reply(work.reply_to, answer)
         self._pool.tell(ProcessorIdle(worker=self._index))
-        if self._held:
-            self._start_clock()
 
 
 def _item_answer(

@@ -22,8 +22,9 @@ class ProcessorPool(Actor):
     starts the next one the moment it finishes the last; work is spread
     evenly first (every Processor one, then every one a second).
 
-    It supervises its Processors: one that dies is replaced at once and the
-    items it held are answered `ItemFailed(worker.crashed)`, so none is lost.
+    It supervises its Processors: one that dies (the actor, not its worker
+    process) is replaced at once and all the work it held, queued or running,
+    is answered `ItemFailed(worker.crashed)`, so none is lost.
     """
 
     actor_role = Role.PROCESSOR_POOL

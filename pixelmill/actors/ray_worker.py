@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RayWorkerHandle", "dead_worker_errors", "ensure_ray"]
 
-_CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+_CLUSTER_SWITCH = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR  # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER
 
 dead_worker_errors: tuple[type[BaseException], ...] = (
     ray.exceptions.RayActorError,

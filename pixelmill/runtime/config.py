@@ -28,7 +28,8 @@ class RuntimeConfig:
     """
 
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-    """Processors, each with its own worker process; also the CPU slots leased."""
+    """Processors, each with its own worker process (two CPU slots are leased per
+    worker: the item it runs and the next, queued in it)."""
     memory_mb: int | None = None
     """The memory budget for items in flight; None means half the available memory."""
     max_pixels: int = DEFAULT_MAX_PIXELS

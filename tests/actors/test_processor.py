@@ -170,3 +170,29 @@ def test_work_queued_behind_a_crashing_item_runs_on_the_new_worker(
     assert (first.index, first.reason) == (0, "worker.crashed")
     assert isinstance(second, ItemDone), "the queued item never started: it is not charged"
     assert second.index == 1
+
+
+def test_abandoning_a_job_stops_its_running_item_and_never_starts_its_queued_one(
+    context: ActorContext, probe: Probe, tmp_path: Path
+) -> None:
+    from pixelmill.actors.worker import FaultPlan, WorkerSettings
+    from pixelmill.messages import AbandonJob
+
+    hangs, queued, later = (write_image(tmp_path / f"{n}.png") for n in ("a", "b", "c"))
+    seed = next(s for s in range(1000)
+                if FaultPlan(hang_rate=0.5, seed=s).draw(hangs, 1) == "hang"
+                and FaultPlan(hang_rate=0.5, seed=s).draw(queued, 1) is None
+                and FaultPlan(hang_rate=0.5, seed=s).draw(later, 1) is None)
+    settings = WorkerSettings(faults=FaultPlan(hang_rate=0.5, seed=seed))
+    one = ProcessorPool.start(context, workers=1, settings=settings)
+    out = tmp_path / "out"
+    one.tell(_process(probe, hangs, out, index=0))
+    one.tell(_process(probe, queued, out, index=1))
+    time.sleep(0.5)  # the first hangs in the worker, the second waits behind it
+    one.tell(AbandonJob(job_id="j"))
+    answers = [probe.next(timeout=30), probe.next(timeout=30)]
+    assert sorted(a.index for a in answers) == [0, 1]
+    assert all(isinstance(a, ItemFailed) for a in answers)
+    one.tell(_process(probe, later, out, index=2))
+    assert probe.expect(ItemDone, timeout=30).index == 2, "the pool goes on with a new worker"
+    assert not (out / "b.png").exists(), "the abandoned job's queued item never ran"

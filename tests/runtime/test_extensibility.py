@@ -177,11 +177,16 @@ def test_an_analysis_that_cannot_be_flattened_fails_its_item_not_the_export(
 
 
 def test_an_analysis_whose_columns_raise_aborts_the_job_with_the_reason(tmp_path: Path) -> None:
-    spec = _spec(tmp_path, [])
-    spec = JobSpec(inputs=spec.inputs, export_dir=spec.export_dir,
+    (tmp_path / "in").mkdir()
+    for index in range(40):
+        write_image(tmp_path / "in" / f"{index}.png", size=(8, 8))
+    spec = JobSpec(inputs=[tmp_path / "in"], export_dir=tmp_path / "out",
                    analyses=["test_columns_raise"])
     with Runtime(workers=1) as runtime:
         result = runtime.submit(spec).wait(timeout=60)
     assert result.status.value == "aborted"
     assert result.reason == "internal.error"
     assert "test_columns_raise" in (result.message or "")
+    # Stopped as soon as its export failed to open, not after running every item.
+    assert result.counts.done < 40
+    assert result.counts.skipped + result.counts.cancelled > 0
