@@ -77,8 +77,9 @@ class WorkerSettings:
     item_timeout_s: float = 120.0
     """An item still running after this is `worker.timeout`; its worker is killed."""
     memory_mb: int | None = 4096
-    """The worker's address-space cap (RLIMIT_AS); past it allocations fail
-    with MemoryError, which degrades the item instead of the machine."""
+    """Address space (MiB) the worker may map beyond its idle baseline (an
+    RLIMIT_AS); past it allocations fail with MemoryError, which degrades the
+    item instead of the machine."""
     min_free_mb: int = 100
     """An item is not written when its output dir's disk has less free than this."""
     faults: FaultPlan | None = None
@@ -107,8 +108,20 @@ def init_worker(memory_mb: int | None) -> None:
     # per photo than faulting it in again; see imaging/tuning.py).
     tuning.tune_process()
     if memory_mb is not None:
-        limit = memory_mb * 2**20
+        # Beyond what the idle worker already maps (Python, numpy and Pillow
+        # take about 0.9 GB of address space before any image), or a small cap
+        # would leave no room for the first allocation.
+        limit = _address_space() + memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _address_space() -> int:
+    """Bytes of address space this process maps now (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def warm_up() -> int:

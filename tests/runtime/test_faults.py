@@ -173,3 +173,23 @@ def test_an_actor_dying_past_the_restart_limit_aborts_cleanly(tmp_path: Path) ->
             handle.wait(timeout=30)
         with pytest.raises(BrokenWorkerError):
             runtime.submit(spec)
+
+
+def test_a_small_worker_memory_cap_runs_small_images_and_stops_a_big_one(tmp_path: Path) -> None:
+    # The cap is on top of what an idle worker maps (about 0.9 GB), so a 200
+    # MiB cap leaves workers able to run; a 64 MP PNG decodes to 256 MB.
+    from PIL import Image
+
+    small = write_sample_set(tmp_path / "in", 3, seed=6)
+    big = tmp_path / "in" / "big.png"
+    Image.new("RGB", (8000, 8000), (40, 80, 120)).save(big, compress_level=1)
+    spec = JobSpec(inputs=[*small, big], export_dir=tmp_path / "out",
+                   pipeline=[ops.thumbnail(64), ops.save()], analyses=["channel_stats"])
+    with Runtime(workers=1, worker_memory_mb=200, memory_mb=4096,
+                 recovery=RecoveryPolicy(backoff_s=0.01)) as runtime:
+        result = runtime.submit(spec).wait(timeout=120)
+    records = {Path(r["path"]).name: r for r in map(
+        json.loads, (tmp_path / "out" / "results.jsonl").read_text().splitlines())}
+    assert result.counts.done == 3
+    assert records["big.png"]["status"] == "skipped"
+    assert records["big.png"]["reason"] == "resource.memory"
