@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pixelmill.actors._lease_book import LeaseBook
 from pixelmill.actors.base import Role
 from pixelmill.errors import PixelmillError
-from pixelmill.imaging.pipeline import OutputTarget, estimate_memory_mb, estimate_work
+from pixelmill.imaging.pipeline import OutputTarget, estimate_decode_mp, estimate_memory_mb
 from pixelmill.imaging.safe_open import probe
 from pixelmill.messages import (
     BatchItem,
@@ -89,12 +89,14 @@ class ItemFlow:
             item = self._next_item(job, read_ahead=True)
             if item is None:
                 break
-            item_mp = item.work - 1.0  # `estimate_work` adds 1 to decoded megapixels
-            if item.solo or item.reduce != 1 or item.header is None or item_mp > BATCH_ITEM_MP:
+            if (
+                item.solo or item.reduce != 1 or item.header is None
+                or item.decode_mp > BATCH_ITEM_MP
+            ):
                 self._request_lease(job, [item])
                 continue
             batch.append(item)
-            batch_mp += item_mp
+            batch_mp += item.decode_mp
             if len(batch) == self._batch_max or batch_mp >= BATCH_MP:
                 self._request_lease(job, batch)
                 batch, batch_mp = [], 0.0
@@ -112,8 +114,8 @@ class ItemFlow:
         while len(job.lookahead) < LOOKAHEAD and (item := job.next_input()) is not None:
             if self._probed(job, item):
                 assert item.header is not None
-                item.work = estimate_work(item.header, job.pipeline)
-                job.lookahead.push(item, item.work)
+                item.decode_mp = estimate_decode_mp(item.header, job.pipeline)
+                job.lookahead.push(item, item.decode_mp)
 
     def _probed(self, job: Job, item: Item) -> bool:
         """Read `item`'s header once; False (and the item failed) if it shows a bad input."""

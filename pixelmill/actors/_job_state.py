@@ -35,8 +35,8 @@ class Item:
     """The memory its lease asks for, estimated from its header."""
     header: ImageHeader | None = None
     """Its header, once probed."""
-    work: float = 0.0
-    """Its estimated cost (`estimate_work`), once probed."""
+    decode_mp: float = 0.0
+    """Its estimated cost (`estimate_decode_mp`), once probed."""
     lease: str = ""
     """The id of the lease it runs under, once requested."""
     batched: bool = False

@@ -60,6 +60,10 @@ class _Export:
     def temp(self, name: str) -> Path:
         return self.directory / f".{name}.partial"
 
+    def close(self) -> None:
+        self.csv_file.close()
+        self.jsonl_file.close()
+
     def flush(self) -> None:
         self.csv_file.flush()
         self.jsonl_file.flush()
@@ -98,8 +102,7 @@ class Exporter(Actor):
 
     def _close_all(self) -> None:
         for export in self._exports.values():
-            export.csv_file.close()
-            export.jsonl_file.close()
+            export.close()
 
     def handle(self, message: Any) -> Any:
         answer = self._handle(message)
@@ -150,8 +153,7 @@ class Exporter(Actor):
         self._failed[job_id] = error
         export = self._exports.pop(job_id, None)
         if export is not None:
-            export.csv_file.close()
-            export.jsonl_file.close()
+            export.close()
             owner = export.owner
         if owner is not None:
             self.reply(owner, ExportFailed(job_id=job_id, reason=error.reason, message=str(error)))

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from pixelmill.imaging.safe_open import ImageHeader
     from pixelmill.imaging.steps import Step
 
-__all__ = ["estimate_memory_mb", "estimate_work"]
+__all__ = ["estimate_decode_mp", "estimate_memory_mb"]
 
 # Pillow stores RGB as 4 bytes a pixel (RGBX), like RGBA, CMYK, I and F; grey
 # and palette inputs may become RGB(A) on the way. So 4 whatever the bands.
@@ -88,21 +88,22 @@ def estimate_memory_mb(
     return math.ceil(peak / _MIB) + _OVERHEAD_MB
 
 
-def estimate_work(header: ImageHeader, pipeline: Pipeline) -> float:
-    """The relative CPU cost of one item, to run the costliest first.
+def estimate_decode_mp(header: ImageHeader, pipeline: Pipeline) -> float:
+    """The megapixels one item's decode works through: its relative CPU cost.
 
-    In decoded megapixels plus one for what every item pays (open, resize,
-    encode, analyses): a baseline JPEG decodes at its draft scale, a
-    progressive one entropy-decodes every coefficient at full size, any
-    other format decodes in full. On the shared corpus this is within about
-    2x of the measured time per unit, enough to order items by.
+    A baseline JPEG decodes at its draft scale, a progressive one
+    entropy-decodes every coefficient at full size, any other format decodes
+    in full. Plus about one megapixel's worth that every item pays (open,
+    resize, encode, analyses), this is within about 2x of the measured time
+    on the shared corpus: enough to run the costliest first, and to tell
+    small items.
     """
     full = _area((header.width, header.height))
     if header.format in DRAFT_FORMATS and not header.progressive:
         decoded = full / _draft_scale(header, pipeline.steps) ** 2
     else:
         decoded = full
-    return decoded / 1e6 + 1.0
+    return decoded / 1e6
 
 
 def _area(size: tuple[int, int]) -> int:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixelmill.errors import ConfigError, InternalError, MemoryLimitError, PixelmillError
 from pixelmill.imaging._builtin_ops import draft_request
-from pixelmill.imaging._memory import estimate_memory_mb, estimate_work
+from pixelmill.imaging._memory import estimate_decode_mp, estimate_memory_mb
 from pixelmill.imaging._stages import stage_clock
 from pixelmill.imaging.safe_open import check_reduce, open_image
 from pixelmill.imaging.save import OutputTarget
@@ -33,8 +33,8 @@ __all__ = [
     "ItemResult",
     "OutputTarget",
     "Pipeline",
+    "estimate_decode_mp",
     "estimate_memory_mb",
-    "estimate_work",
     "run",
 ]
 
