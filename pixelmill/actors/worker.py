@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pixelmill.imaging.pipeline import ItemResult, OutputTarget, Pipeline
 
 __all__ = [
+    "ACTOR_ROLES",
     "FaultPlan",
     "WorkerFailure",
     "WorkerSettings",
@@ -40,6 +41,13 @@ __all__ = [
     "run_items",
     "warm_up",
 ]
+
+
+ACTOR_ROLES = (
+    "job_manager", "exporter", "resource_manager", "processor_pool", "monitor", "supervisor",
+)
+"""The actors a `FaultPlan` may crash: every role the Supervisor (or, for itself,
+the Runtime) replaces."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +64,11 @@ class FaultPlan:
     """Share of attempts whose worker dies of SIGSEGV mid-item."""
     hang_rate: float = 0.0
     """Share of attempts whose worker hangs until the item's time limit."""
+    actor_crash_rate: float = 0.0
+    """Chance that an actor raises while handling a message (before it acts on
+    it): the actor dies, its inbox is lost, and the Supervisor replaces it."""
+    actors: tuple[str, ...] = ACTOR_ROLES
+    """The roles `actor_crash_rate` applies to (names from `ACTOR_ROLES`)."""
     seed: int = 0
 
     def draw(self, path: Path, attempt: int) -> str | None:
