@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixelmill.actors.recovery import RecoveryPolicy
-from pixelmill.actors.worker import FaultPlan, WorkerSettings
+from pixelmill.actors.worker import ACTOR_ROLES, FaultPlan, WorkerSettings
 from pixelmill.errors import ConfigError
 
 __all__ = ["DEFAULT_MAX_PIXELS", "RuntimeConfig"]
@@ -47,7 +48,9 @@ class RuntimeConfig:
     min_free_mb: int = 100
     """Items and exports stop (`output.no_space`) before a disk has less free than this."""
     faults: FaultPlan | None = None
-    """Inject failures, crashes and hangs into workers (tests and drills only)."""
+    """Inject failures, crashes and hangs into workers, and crashes into actors
+    (tests and drills only). Its fields are checked too: each rate from 0 to 1,
+    the three worker rates together at most 1, roles from `ACTOR_ROLES`."""
     monitor_enabled: bool = True
     """Feature switch: sample the machine at all. Results are the same either way."""
     monitor_interval_s: float = 1.0
@@ -107,6 +110,8 @@ class RuntimeConfig:
             value = getattr(self, key)
             if value is not None and not isinstance(value, Path):
                 object.__setattr__(self, key, Path(value))
+        if self.faults is not None:
+            object.__setattr__(self, "faults", _checked_faults(self.faults))
 
     @property
     def worker_settings(self) -> WorkerSettings:
@@ -130,3 +135,37 @@ class RuntimeConfig:
 def _positive_int(key: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"{key}: expected a positive integer, got {value!r}")
+
+
+_WORKER_RATES = ("fail_rate", "crash_rate", "hang_rate")
+
+
+def _checked_faults(faults: object) -> FaultPlan:
+    """`faults` validated, with a list of roles made a tuple."""
+    if not isinstance(faults, FaultPlan):
+        raise ConfigError(f"faults: expected a FaultPlan or None, got {faults!r}")
+    for key in (*_WORKER_RATES, "actor_crash_rate"):
+        value = getattr(faults, key)
+        # `not 0 <= value <= 1` also refuses NaN.
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ConfigError(f"faults.{key}: expected a number from 0 to 1, got {value!r}")
+    # A worker's attempt draws one of the three: past 1 the last would be cut short.
+    # fsum, so that 0.34 + 0.56 + 0.1 is 1 and not 1.0000000000000002.
+    total = math.fsum(getattr(faults, key) for key in _WORKER_RATES)
+    if total > 1:
+        raise ConfigError(
+            f"faults: fail_rate + crash_rate + hang_rate must be at most 1, got {total!r}"
+        )
+    actors: object = faults.actors
+    if not isinstance(actors, list | tuple) or not all(isinstance(n, str) for n in actors):
+        raise ConfigError(f"faults.actors: expected a list of role names, got {actors!r}")
+    for name in actors:
+        if name not in ACTOR_ROLES:
+            raise ConfigError(
+                f"faults.actors: unknown role {name!r} (known: {', '.join(ACTOR_ROLES)})"
+            )
+    if isinstance(faults.seed, bool) or not isinstance(faults.seed, int):
+        raise ConfigError(f"faults.seed: expected an integer, got {faults.seed!r}")
+    if isinstance(actors, list):
+        return dataclasses.replace(faults, actors=tuple(actors))
+    return faults

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pixelmill.actors.recovery import RecoveryPolicy, Rule, Strategy
+from pixelmill.actors.worker import FaultPlan
 from pixelmill.errors import ConfigError
 from pixelmill.runtime.config import RuntimeConfig
 from pixelmill.runtime.config_file import (
@@ -336,6 +337,39 @@ def test_effective_config_shows_the_defaults_and_reloads_to_the_same_settings() 
 def test_dump_toml_leaves_out_none_and_writes_paths_as_text() -> None:
     text = dump_toml({"config_version": 2, "export": {"dir": Path("/out"), "thumbnail": None}})
     assert tomllib.loads(text) == {"config_version": 2, "export": {"dir": "/out"}}
+
+
+@pytest.mark.parametrize(
+    ("faults", "message"),
+    [
+        (FaultPlan(actor_crash_rate=2),
+         "faults.actor_crash_rate: expected a number from 0 to 1, got 2"),
+        (FaultPlan(hang_rate=float("nan")),
+         "faults.hang_rate: expected a number from 0 to 1, got nan"),
+        (FaultPlan(fail_rate=True), "faults.fail_rate: expected a number from 0 to 1, got True"),
+        (FaultPlan(fail_rate=0.5, crash_rate=0.25, hang_rate=0.5),
+         "faults: fail_rate + crash_rate + hang_rate must be at most 1, got 1.25"),
+        (FaultPlan(actors=("supervisor", "boss")),
+         "faults.actors: unknown role 'boss' (known: job_manager, exporter, resource_manager, "
+         "processor_pool, monitor, supervisor)"),
+        (FaultPlan(actors="exporter"),  # type: ignore[arg-type]
+         "faults.actors: expected a list of role names, got 'exporter'"),
+        (FaultPlan(seed="7"), "faults.seed: expected an integer, got '7'"),  # type: ignore[arg-type]
+        ({"fail_rate": 0.1}, "faults: expected a FaultPlan or None, got {'fail_rate': 0.1}"),
+    ],
+)
+def test_runtime_config_checks_its_fault_plan_naming_the_field(
+    faults: object, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        RuntimeConfig(faults=faults)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_runtime_config_takes_a_hosts_list_of_roles_as_a_tuple() -> None:
+    roles = ["exporter", "monitor"]
+    config = RuntimeConfig(faults=FaultPlan(actor_crash_rate=0.5, actors=roles))  # type: ignore[arg-type]
+    assert config.faults == FaultPlan(actor_crash_rate=0.5, actors=("exporter", "monitor"))
 
 
 _NAME = st.text(min_size=1, max_size=12)
