@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 import tomli_w
 
 from pixelmill.actors.recovery import RecoveryPolicy, Rule, Strategy
+from pixelmill.actors.worker import ACTOR_ROLES, FaultPlan
 from pixelmill.errors import ConfigError
 from pixelmill.runtime.config import RuntimeConfig
 
@@ -132,6 +133,12 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         ),
         "console": _BOOLEAN, "file": _TEXT,
     },
+    # For drills only, off by default: see `_faults`.
+    "faults": {
+        "fail_rate": _FRACTION, "crash_rate": _FRACTION, "hang_rate": _FRACTION,
+        "actor_crash_rate": _FRACTION, "actors": _NAMES,
+        "seed": ("an integer", lambda v: _is_number(v, integer=True)),
+    },
 }
 
 # Two keys may set one field (`monitoring.enabled`, `features.monitor`): they
@@ -146,6 +153,7 @@ _RUNTIME_FIELDS: dict[str, str] = {
     "recovery.max_restarts": "max_restarts", "recovery.restart_window_s": "restart_window_s",
     "logging.level": "log_level", "logging.console": "log_console", "logging.file": "log_file",
 }
+_FAULT_RATES = ("fail_rate", "crash_rate", "hang_rate", "actor_crash_rate")
 _POLICY_KEYS = ("backoff_s", "backoff_max_s", "jitter", "systemic_window", "systemic_ratio")
 _RETRYING = (Strategy.RETRY, Strategy.DEGRADE)
 _REASON = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*")
@@ -265,8 +273,9 @@ def dump_toml(data: Mapping[str, Any]) -> str:
 def effective_config(settings: Settings) -> dict[str, Any]:
     """Everything in effect, defaults included, as a current-version dict; None is left out.
 
-    Read back, it gives the same settings, unless a host built rules whose
-    attempts a file cannot say (see `_policy`).
+    `[faults]` is there only when a `FaultPlan` is set. Read back, it gives the
+    same settings, unless a host built rules whose attempts a file cannot say
+    (see `_policy`) or a `FaultPlan` whose rates are all 0 (that reads back as None).
     """
     runtime, policy, export = settings.runtime, settings.runtime.recovery, settings.export
     values = {where: getattr(runtime, name) for where, name in _RUNTIME_FIELDS.items()}
@@ -275,8 +284,12 @@ def effective_config(settings: Settings) -> dict[str, Any]:
     values["recovery.rules"] = {cls: rule.strategy.value for cls, rule in policy.rules.items()}
     values |= {f"export.{key}": getattr(export, key) for key in _SCHEMA["export"]}
     values["monitoring.thresholds"] = dict(settings.thresholds)
+    if runtime.faults is not None:
+        values |= {f"faults.{key}": getattr(runtime.faults, key) for key in _SCHEMA["faults"]}
     data: dict[str, Any] = {"config_version": CURRENT_VERSION}
     for section, keys in _SCHEMA.items():
+        if section == "faults" and runtime.faults is None:
+            continue
         data[section] = _plain({key: values[f"{section}.{key}"] for key in keys})
     return data
 
@@ -336,7 +349,11 @@ def _settings(checked: Mapping[str, Any], source: str, base_dir: Path | None) ->
     if "analyses" in export:
         export["analyses"] = tuple(export["analyses"])
     return Settings(
-        runtime=RuntimeConfig(**fields, recovery=_policy(checked.get("recovery", {}))),
+        runtime=RuntimeConfig(
+            **fields,
+            recovery=_policy(checked.get("recovery", {})),
+            faults=_faults(checked.get("faults", {})),
+        ),
         export=ExportDefaults(**export),
         thresholds=MappingProxyType(checked.get("monitoring", {}).get("thresholds", {})),
         source=source,
@@ -366,6 +383,28 @@ def _policy(recovery: Mapping[str, Any]) -> RecoveryPolicy:
         most = attempts if starts_retrying else base.max_attempts
         overrides[reason] = Rule(strategy, max_attempts=most, exhausted=base.exhausted)
     return policy.with_rules(overrides)
+
+
+def _faults(table: Mapping[str, Any]) -> FaultPlan | None:
+    """The fault plan of a validated `[faults]` table; None unless a rate is above 0.
+
+    Every role is checked even then; that the worker rates add up to at most 1
+    is `RuntimeConfig`'s check (`faults: fail_rate + crash_rate + hang_rate ...`).
+    """
+    for name in table.get("actors", ()):
+        if name not in ACTOR_ROLES:
+            close = difflib.get_close_matches(name, ACTOR_ROLES, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ConfigError(
+                f"faults.actors: unknown role {_shown(name)} "
+                f"({hint}known: {', '.join(ACTOR_ROLES)})"
+            )
+    if not any(table.get(key) for key in _FAULT_RATES):
+        return None
+    plan = dict(table)
+    if "actors" in plan:
+        plan["actors"] = tuple(plan["actors"])
+    return FaultPlan(**plan)
 
 
 def _resolved(text: str | Path, base_dir: Path | None) -> Path:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pixelmill.actors.recovery import RecoveryPolicy, Rule, Strategy
-from pixelmill.actors.worker import FaultPlan
+from pixelmill.actors.worker import ACTOR_ROLES, FaultPlan
 from pixelmill.errors import ConfigError
 from pixelmill.runtime.config import RuntimeConfig
 from pixelmill.runtime.config_file import (
@@ -138,6 +138,14 @@ def test_a_config_version_that_is_not_a_version_is_named() -> None:
          'logging.level: expected one of debug, info, warning, error, critical, got "loud"'),
         ("features", "resource_manager", 1,
          "features.resource_manager: expected true or false, got 1"),
+        ("faults", "actor_crash_rate", 2,
+         "faults.actor_crash_rate: expected a number from 0 to 1, got 2"),
+        ("faults", "crash_rate", -0.1,
+         "faults.crash_rate: expected a number from 0 to 1, got -0.1"),
+        ("faults", "fail_rate", "often",
+         'faults.fail_rate: expected a number from 0 to 1, got "often"'),
+        ("faults", "actors", "exporter", 'faults.actors: expected a list of names, got "exporter"'),
+        ("faults", "seed", 1.5, "faults.seed: expected an integer, got 1.5"),
     ],
 )
 def test_a_bad_value_is_named_by_key_path_value_and_expectation(
@@ -339,6 +347,80 @@ def test_dump_toml_leaves_out_none_and_writes_paths_as_text() -> None:
     assert tomllib.loads(text) == {"config_version": 2, "export": {"dir": "/out"}}
 
 
+DRILL = """\
+config_version = 2
+[faults]
+fail_rate = 0.05
+crash_rate = 0.01
+hang_rate = 0.01
+actor_crash_rate = 0.002
+actors = ["job_manager", "exporter"]
+seed = 7
+"""
+
+
+def test_a_drill_file_loads_into_its_fault_plan(tmp_path: Path) -> None:
+    loaded = load_settings(_write(tmp_path, DRILL))
+    assert loaded.runtime.faults == FaultPlan(
+        fail_rate=0.05, crash_rate=0.01, hang_rate=0.01, actor_crash_rate=0.002,
+        actors=("job_manager", "exporter"), seed=7,
+    )
+
+
+def test_a_faults_table_without_actors_applies_to_every_role() -> None:
+    loaded = settings_from_dict({"config_version": 2, "faults": {"actor_crash_rate": 0.1}})
+    assert loaded.runtime.faults == FaultPlan(actor_crash_rate=0.1, actors=ACTOR_ROLES)
+
+
+def test_no_faults_table_or_only_zero_rates_means_no_faults() -> None:
+    assert settings_from_dict({"config_version": 2}).runtime.faults is None
+    zero = {"fail_rate": 0, "crash_rate": 0.0, "actors": ["monitor"], "seed": 3}
+    assert settings_from_dict({"config_version": 2, "faults": zero}).runtime.faults is None
+
+
+def test_an_unknown_role_is_named_with_a_did_you_mean_and_the_known_roles() -> None:
+    known = "job_manager, exporter, resource_manager, processor_pool, monitor, supervisor"
+    close = {"config_version": 2, "faults": {"actor_crash_rate": 0.1, "actors": ["job_manger"]}}
+    assert _error(close) == (
+        f'faults.actors: unknown role "job_manger" (did you mean job_manager? known: {known})'
+    )
+    # Checked even where no rate is set, so the typo is found before the drill.
+    far = {"config_version": 2, "faults": {"actors": ["exporter", "gpu"]}}
+    assert _error(far) == f'faults.actors: unknown role "gpu" (known: {known})'
+
+
+def test_worker_fault_rates_adding_up_past_1_are_refused_naming_the_keys(tmp_path: Path) -> None:
+    path = _write(tmp_path, DRILL.replace("fail_rate = 0.05", "fail_rate = 0.995"))
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert str(info.value) == (
+        f"{path}: faults: fail_rate + crash_rate + hang_rate must be at most 1, got 1.015"
+    )
+    # Added up with +, these make 1.0000000000000002.
+    exact = {"fail_rate": 0.34, "crash_rate": 0.56, "hang_rate": 0.1}
+    assert settings_from_dict({"config_version": 2, "faults": exact}).runtime.faults is not None
+
+
+def test_an_unknown_faults_key_gets_a_did_you_mean() -> None:
+    assert _error({"config_version": 2, "faults": {"actor_crash": 0.1}}) == (
+        "faults.actor_crash: unknown key (did you mean actor_crash_rate?)"
+    )
+
+
+def test_config_show_prints_faults_only_when_set_and_reads_them_back(tmp_path: Path) -> None:
+    assert "faults" not in effective_config(Settings())
+    drill = load_settings(_write(tmp_path, DRILL))
+    shown = effective_config(drill)
+    assert shown["faults"] == {
+        "fail_rate": 0.05, "crash_rate": 0.01, "hang_rate": 0.01, "actor_crash_rate": 0.002,
+        "actors": ["job_manager", "exporter"], "seed": 7,
+    }
+    # What `pixelmill config show` prints, written to a file and loaded again.
+    again = load_settings(_write(tmp_path / "shown", dump_toml(shown)))
+    assert again.runtime.faults == drill.runtime.faults
+    assert _same(again, drill)
+
+
 @pytest.mark.parametrize(
     ("faults", "message"),
     [
@@ -376,6 +458,8 @@ _NAME = st.text(min_size=1, max_size=12)
 _PATH = _NAME.filter(str.strip)
 _SECONDS = st.floats(min_value=0.001, max_value=1e6) | st.integers(1, 10**6)
 _SHARE = st.floats(min_value=0, max_value=1)
+_THIRD = st.floats(min_value=0, max_value=1 / 3)
+"""A worker rate: three of them add up to at most 1."""
 
 
 def _section(**keys: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
@@ -416,6 +500,11 @@ def _v2_dicts(draw: st.DrawFn) -> dict[str, Any]:
         logging=_section(
             level=st.sampled_from(["debug", "info", "warning", "error", "critical"]),
             console=st.booleans(), file=_PATH,
+        ),
+        faults=_section(
+            fail_rate=_THIRD, crash_rate=_THIRD, hang_rate=_THIRD, actor_crash_rate=_SHARE,
+            actors=st.lists(st.sampled_from(ACTOR_ROLES), max_size=6),
+            seed=st.integers(-(2**63), 2**63 - 1),
         ),
     ))
     return {"config_version": 2, **sections}
