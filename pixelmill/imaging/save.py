@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 from pathlib import Path
 
 from PIL import Image
@@ -19,6 +16,7 @@ from pixelmill.imaging._output_paths import (
     translate_write_error,
 )
 from pixelmill.imaging._stages import stage_clock
+from pixelmill.imaging.atomic import open_atomic
 
 __all__ = ["SAVE_FORMATS", "OutputTarget", "output_path", "save_image", "translate_write_error"]
 
@@ -42,11 +40,12 @@ def save_image(
     """Write `image` atomically and return the path written.
 
     The image goes to a temporary name in the target directory and is renamed
-    into place, so no reader sees half a file; on any failure the temporary
-    file is removed. Files are not fsynced: atomic for readers, not durable
-    across a power cut. An existing output is replaced; an input never is.
-    Alpha is composited onto white for JPEG; no EXIF (so no orientation tag)
-    is written; `icc_profile` is embedded when it suits the saved mode.
+    into place (`atomic.open_atomic`), so no reader sees half a file; on any
+    failure the temporary file is removed. Files are not fsynced: atomic for
+    readers, not durable across a power cut. An existing output is replaced;
+    an input never is. Alpha is composited onto white for JPEG; no EXIF (so
+    no orientation tag) is written; `icc_profile` is embedded when it suits
+    the saved mode.
     `quality` applies to JPEG and WebP; PNG is lossless.
 
     Raises:
@@ -74,19 +73,14 @@ def save_image(
     options: dict[str, object] = {"icc_profile": _fitting_icc(icc_profile, encodable.mode)}
     if pillow_format != "PNG":
         options["quality"] = quality
-    temporary = directory / f".pixelmill-{secrets.token_hex(8)}.tmp"
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-        with os.fdopen(fd, "wb") as stream:
+        with open_atomic(destination) as stream:
             encodable.save(stream, format=pillow_format, **options)
-        os.replace(temporary, destination)
-        clock.lap("save:encode")
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        if isinstance(exc, OSError) and exc.errno is not None:
+    except OSError as exc:
+        if exc.errno is not None:
             raise translate_write_error(exc, destination) from exc
         raise
+    clock.lap("save:encode")
     return destination
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
+
+from pixelmill.imaging.atomic import open_atomic
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,7 +56,8 @@ def write_histogram_chart(
     if any(count < 0 for counts in channels.values() for count in counts):
         raise ValueError("histogram: counts must not be negative")
     image = _draw(channels, size)
-    _write_atomically(image, path)
+    with open_atomic(path) as stream:
+        image.save(stream, format="PNG", optimize=True)
 
 
 def _draw(channels: Mapping[str, Sequence[int]], size: tuple[int, int]) -> Image.Image:
@@ -81,15 +81,3 @@ def _draw(channels: Mapping[str, Sequence[int]], size: tuple[int, int]) -> Image
         )
         draw.line(points, fill=(*colour, 255), width=1)
     return image
-
-
-def _write_atomically(image: Image.Image, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with temporary.open("xb") as stream:
-            image.save(stream, format="PNG", optimize=True)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise

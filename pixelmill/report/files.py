@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
 from typing import TYPE_CHECKING, Any
 
+from pixelmill.imaging.atomic import open_atomic
 from pixelmill.report.render import GALLERY_LIMIT, render_report
 
 if TYPE_CHECKING:
@@ -69,12 +67,6 @@ def write_report(
         gallery_limit=gallery_limit,
     )
     target = export_dir / REPORT_HTML
-    temporary = export_dir / f".{REPORT_HTML}.{secrets.token_hex(6)}.tmp"
-    try:
-        temporary.write_bytes(page.encode("utf-8"))
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
+    with open_atomic(target) as stream:
+        stream.write(page.encode("utf-8"))
     return target
