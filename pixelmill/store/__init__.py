@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from pixelmill.store._job_store import STORE_FILE, JobStore
 from pixelmill.store._location import state_dir
-from pixelmill.store._queries import RESUME_SKIPS
-from pixelmill.store._rows import INTERRUPTED, AttemptRow, ItemRow, JobRow
+from pixelmill.store._owner import HEARTBEAT_EVERY_S, Owner
+from pixelmill.store._rows import INTERRUPTED, ItemRow, JobRow, RunRow
 from pixelmill.store._schema import SCHEMA_VERSION
 
 __all__ = [
+    "HEARTBEAT_EVERY_S",
     "INTERRUPTED",
-    "RESUME_SKIPS",
     "SCHEMA_VERSION",
     "STORE_FILE",
-    "AttemptRow",
     "ItemRow",
     "JobRow",
     "JobStore",
+    "Owner",
+    "RunRow",
     "state_dir",
 ]

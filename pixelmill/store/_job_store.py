@@ -10,16 +10,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from pixelmill.errors import ConfigError
-from pixelmill.messages.jobs import ItemStatus, JobStatus
+from pixelmill.errors import BusyJobError, ConfigError
+from pixelmill.messages.jobs import FINAL_STATUSES, ItemStatus, JobStatus
 from pixelmill.store import _queries
 from pixelmill.store._batch import Batch, transaction
 from pixelmill.store._errors import sqlite_errors
+from pixelmill.store._owner import Owner
 from pixelmill.store._rows import (
     COUNT_KEYS,
-    AttemptRow,
     ItemRow,
     JobRow,
+    RunRow,
     encode_path,
     item_row,
     outcome_record,
@@ -27,17 +28,18 @@ from pixelmill.store._rows import (
 )
 from pixelmill.store._schema import connect
 from pixelmill.store._statements import (
+    CLAIM_JOB,
     FINISH_JOB,
+    HEARTBEAT,
     MARK_INTERRUPTED,
-    PRUNABLE,
-    UPSERT_ATTEMPT,
+    UPSERT_ITEM,
     UPSERT_JOB,
-    UPSERT_OUTCOME,
+    UPSERT_RUN,
 )
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Generator, Iterator, Mapping, Sequence
+    from collections.abc import Container, Generator, Iterator, Mapping, Sequence
     from types import TracebackType
 
 __all__ = ["STORE_FILE", "JobStore"]
@@ -128,75 +130,104 @@ class JobStore:
     # -- writes ---------------------------------------------------------------
 
     def record_job(
-        self, job_id: str, *, name: str, priority: int, spec: dict[str, Any], created_at: float
+        self,
+        job_id: str,
+        *,
+        name: str,
+        priority: int,
+        spec: dict[str, Any],
+        created_at: float,
+        owner: Owner,
     ) -> None:
-        """Record a job as running, and commit it (with anything buffered).
+        """Record a job as running under `owner`, and commit it (with anything buffered).
 
-        Recording a job again (a resume) makes it running again, keeps its
-        items, attempts and `created_at`, and replaces its name, priority and spec.
+        Recording a job again makes it running again under the new owner, one
+        run more; it keeps its items, runs and `created_at`, and replaces its
+        name, priority and spec. To take over a job safely, `claim` it.
 
         Raises:
             TypeError: `spec` holds a value JSON cannot (it must be JSON-ready).
         """
         spec_json = _json(spec)
-        self._buffer(UPSERT_JOB, (job_id, storable_text(name), priority, spec_json, created_at))
+        params = (job_id, storable_text(name), priority, spec_json, created_at,
+                  *_owner_params(owner), time.time())
+        self._buffer(UPSERT_JOB, params)
         self.flush()
 
-    def record_outcome(
-        self,
-        job_id: str,
-        index: int,
-        *,
-        path: str,
-        status: str,
-        reason: str | None = None,
-        message: str | None = None,
-        attempts: int = 0,
-        duration_ms: float = 0.0,
-        outputs: Sequence[str] = (),
-        result: dict[str, Any] | None = None,
-    ) -> None:
-        """Buffer the outcome of item `index`; a later one for it replaces this one.
+    def claim(self, job_id: str, owner: Owner) -> JobRow:
+        """Take a recorded job over for `owner` (a resume), and commit: one run more.
 
-        Args:
-            status: An `ItemStatus` value.
-            result: `{"width", "height", "source", "analyses"}`, JSON-ready; None
-                when the item was not processed.
+        Two processes claiming one job at once are served one after the other
+        (the write lock is taken first), so exactly one gets it. `job_id` may
+        be a unique prefix.
+
+        Returns:
+            The job as it was before the claim.
+
+        Raises:
+            ConfigError: no such job, or the id is ambiguous.
+            BusyJobError: a live process other than `owner`'s runtime runs it.
+        """
+        self._check_writable()
+        self.flush()
+        with transaction(self._connection, self.path) as connection:
+            row = _queries.find_job(connection, job_id)
+            if row is None:
+                raise ConfigError(f"no job {job_id!r} in {self.path}")
+            if row.status == JobStatus.RUNNING and row.owner is not None and (
+                row.owner.token != owner.token
+            ):
+                raise BusyJobError(
+                    f"job {row.job_id} is already running in {row.owner.describe()}"
+                )
+            connection.execute(CLAIM_JOB, (*_owner_params(owner), time.time(), row.job_id))
+        return row
+
+    def heartbeat(self, job_ids: Sequence[str], at: float | None = None) -> None:
+        """Stamp running jobs as alive (buffered: it goes with the next commit)."""
+        stamp = time.time() if at is None else at
+        for job_id in job_ids:
+            self._buffer(HEARTBEAT, (stamp, job_id))
+
+    def record_item(self, row: ItemRow) -> None:
+        """Buffer the state of an item; a later one for it replaces this one.
+
+        A final status stamps `finished_at` (the row's own is ignored).
 
         Raises:
             ConfigError: `status` is not an `ItemStatus` value.
             TypeError: `outputs` is a single string, or `result` is not JSON-ready.
         """
-        if isinstance(outputs, str):
-            raise TypeError(f"outputs must be a sequence of paths, not the string {outputs!r}")
-        row = (
-            job_id,
-            index,
-            encode_path(path),
-            _item_status(status),
-            storable_text(reason),
-            storable_text(message),
-            attempts,
-            duration_ms,
-            _json(list(outputs)),
-            None if result is None else _json(result),
-            time.time(),
+        if isinstance(row.outputs, str):
+            raise TypeError(f"outputs must be a sequence of paths, not the string {row.outputs!r}")
+        state = _item_status(row.status)
+        params = (
+            row.job_id,
+            row.index,
+            encode_path(row.path),
+            state.value,
+            storable_text(row.reason),
+            storable_text(row.message),
+            row.attempts,
+            row.duration_ms,
+            _json(list(row.outputs)),
+            None if row.result is None else _json(row.result),
+            time.time() if state.final else None,
+            row.size,
+            row.mtime_ns,
+            encode_path(row.stem),
+            encode_path(row.rel_dir),
+            row.reduce,
+            row.runs,
         )
-        self._buffer(UPSERT_OUTCOME, row)
+        self._buffer(UPSERT_ITEM, params)
 
-    def record_attempt(
-        self,
-        job_id: str,
-        index: int,
-        attempt: int,
-        *,
-        reason: str | None = None,
-        message: str | None = None,
-    ) -> None:
-        """Buffer a failed attempt at item `index`; recording the same attempt again replaces it."""
+    def record_run(self, run: RunRow) -> None:
+        """Buffer one run of an item: at its start, and again when it ends."""
         self._buffer(
-            UPSERT_ATTEMPT,
-            (job_id, index, attempt, storable_text(reason), storable_text(message), time.time()),
+            UPSERT_RUN,
+            (run.job_id, run.index, run.run, run.attempt, run.job_run, run.started_at,
+             run.ended_at, run.status, storable_text(run.reason), storable_text(run.message)),
         )
 
     def finish_job(
@@ -209,7 +240,7 @@ class JobStore:
         counts: Mapping[str, int],
         finished_at: float,
     ) -> None:
-        """Record how a job ended, and commit it with every outcome buffered before.
+        """Record how a job ended, and commit it with every write buffered before.
 
         Args:
             status: A `JobStatus` value other than `running`.
@@ -247,24 +278,28 @@ class JobStore:
         self._batch.commit(self._connection, self.path)
 
     def prune(self, older_than_days: float, now: float | None = None) -> int:
-        """Delete jobs finished more than `older_than_days` ago, with their items and attempts.
+        """Delete jobs that ended, or were left, more than `older_than_days` ago.
 
-        A running or interrupted job is never deleted, however old. Commits
-        at once, after anything buffered.
+        A finished job goes by its finish; an interrupted one (its runtime
+        stopped, or died: see `JobRow.status`) by its last sign of life. A job
+        still running under a live owner is never deleted, however old. Commits at once,
+        after anything buffered.
 
         Returns:
-            How many jobs were deleted.
+            How many jobs were deleted, with their items and runs.
         """
         self._check_writable()
         cutoff = (time.time() if now is None else now) - older_than_days * 86_400
         self.flush()
         with transaction(self._connection, self.path) as connection:
-            for table in ("items", "attempts"):
-                connection.execute(f"DELETE FROM {table} WHERE job_id IN ({PRUNABLE})", (cutoff,))
-            deleted: int = connection.execute(
-                f"DELETE FROM jobs WHERE job_id IN ({PRUNABLE})", (cutoff,)
-            ).rowcount
-        return deleted
+            doomed = [
+                row.job_id for row in _queries.select_jobs(connection, None)
+                if _last_sign(row) < cutoff and row.status != JobStatus.RUNNING
+            ]
+            for job_id in doomed:
+                for table in ("items", "runs", "jobs"):
+                    connection.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
+        return len(doomed)
 
     def close(self) -> None:
         """Commit what is buffered and close; closing again does nothing.
@@ -319,32 +354,33 @@ class JobStore:
                 )
         return _queries.stream(cursor, item_row, self.path)
 
-    def finished_paths(self, job_id: str) -> set[str]:
-        """The paths a resume must not run again: items done, failed or skipped.
+    def outcome_records(
+        self, job_id: str, indices: Container[int] | None = None
+    ) -> Generator[dict[str, Any], None, None]:
+        """A job's finished items as full records, by index, so exports can be made again.
 
-        Cancelled items never ran, so a resume runs them.
+        Only final items are given, and of those only `indices` if given. Each
+        has exactly: index, path, status, reason, message, attempts,
+        duration_ms, outputs (a list), and width, height, source (None when the
+        item was not processed) and analyses (`{}` then). Streamed like
+        `items`, from one read snapshot taken when called.
         """
-        with self._reading():
-            return _queries.finished_paths(self._connection, job_id)
-
-    def outcome_records(self, job_id: str) -> Generator[dict[str, Any], None, None]:
-        """A job's items as full records, by index, so exports can be made again.
-
-        Each has exactly: index, path, status, reason, message, attempts,
-        duration_ms (as recorded, not rounded), outputs (a list), and width,
-        height, source (None when the item was not processed) and analyses
-        (`{}` then). Streamed like `items`.
-        """
+        finals = tuple(status.value for status in FINAL_STATUSES)
         with self._reading():
             cursor = self._connection.execute(
-                "SELECT * FROM items WHERE job_id = ? ORDER BY idx", (job_id,)
+                f"SELECT * FROM items WHERE job_id = ? AND status IN ({', '.join('?' * 4)}) "
+                "ORDER BY idx",
+                (job_id, *finals),
             )
-        return _queries.stream(cursor, outcome_record, self.path)
+        records = _queries.stream(cursor, outcome_record, self.path)
+        if indices is None:
+            return records
+        return (record for record in records if record["index"] in indices)
 
-    def attempts(self, job_id: str, index: int) -> list[AttemptRow]:
-        """An item's recorded failed attempts, first to last."""
+    def runs(self, job_id: str, index: int) -> list[RunRow]:
+        """An item's recorded runs, first to last."""
         with self._reading():
-            return _queries.select_attempts(self._connection, job_id, index)
+            return _queries.select_runs(self._connection, job_id, index)
 
     # -- internals ------------------------------------------------------------
 
@@ -376,9 +412,20 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _item_status(status: str) -> str:
+def _owner_params(owner: Owner) -> tuple[str, int, float, str]:
+    return (owner.host, owner.pid, owner.started, owner.token)
+
+
+def _last_sign(row: JobRow) -> float:
+    """When a job last showed life: its finish, else its heartbeat, else its creation."""
+    if row.finished_at is not None:
+        return row.finished_at
+    return row.heartbeat_at if row.heartbeat_at is not None else row.created_at
+
+
+def _item_status(status: str) -> ItemStatus:
     try:
-        return ItemStatus(status).value
+        return ItemStatus(status)
     except ValueError:
         allowed = ", ".join(ItemStatus)
         raise ConfigError(f"unknown item status {status!r}: expected one of {allowed}") from None

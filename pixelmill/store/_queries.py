@@ -11,11 +11,10 @@ from pixelmill.messages.jobs import ItemStatus
 from pixelmill.store._errors import sqlite_errors
 from pixelmill.store._rows import (
     INTERRUPTED,
-    AttemptRow,
     JobRow,
-    attempt_row,
-    decode_path,
+    RunRow,
     job_row,
+    run_row,
 )
 
 if TYPE_CHECKING:
@@ -23,18 +22,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
-    "RESUME_SKIPS",
     "find_job",
-    "finished_paths",
-    "select_attempts",
     "select_jobs",
+    "select_runs",
     "stream",
 ]
 
 T = TypeVar("T")
-
-RESUME_SKIPS: Final = (ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED)
-"""Terminal statuses a resume must not redo; a cancelled item never ran, so it does."""
 
 _LIVE = f"j.status IN ('running', '{INTERRUPTED}')"
 
@@ -48,7 +42,8 @@ def _live_count(status: ItemStatus) -> str:
 _JOB_COLUMNS: Final = ", ".join(
     [
         "j.job_id, j.name, j.status, j.priority, j.spec_json, j.created_at",
-        "j.finished_at, j.reason, j.message",
+        "j.finished_at, j.reason, j.message, j.owner_host, j.owner_pid, j.owner_started",
+        "j.owner_token, j.heartbeat_at, j.runs",
         f"CASE WHEN {_LIVE} THEN max(j.total, "
         "(SELECT count(*) FROM items i WHERE i.job_id = j.job_id)) ELSE j.total END AS total",
         *(
@@ -102,22 +97,12 @@ def find_job(connection: sqlite3.Connection, id_or_prefix: str) -> JobRow | None
     raise ConfigError(f"job id {id_or_prefix!r} is ambiguous: it starts {names}{more}")
 
 
-def finished_paths(connection: sqlite3.Connection, job_id: str) -> set[str]:
-    """The paths of a job's items whose status is one of `RESUME_SKIPS`."""
-    marks = ", ".join("?" * len(RESUME_SKIPS))
+def select_runs(connection: sqlite3.Connection, job_id: str, index: int) -> list[RunRow]:
+    """An item's recorded runs, first to last."""
     rows = connection.execute(
-        f"SELECT path FROM items WHERE job_id = ? AND status IN ({marks})",
-        (job_id, *RESUME_SKIPS),
+        "SELECT * FROM runs WHERE job_id = ? AND idx = ? ORDER BY run", (job_id, index)
     )
-    return {decode_path(path) for (path,) in rows}
-
-
-def select_attempts(connection: sqlite3.Connection, job_id: str, index: int) -> list[AttemptRow]:
-    """An item's recorded attempts, first to last."""
-    rows = connection.execute(
-        "SELECT * FROM attempts WHERE job_id = ? AND idx = ? ORDER BY attempt", (job_id, index)
-    )
-    return [attempt_row(row) for row in rows]
+    return [run_row(row) for row in rows]
 
 
 def stream(

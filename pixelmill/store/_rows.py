@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from pixelmill.messages.jobs import ItemStatus
+from pixelmill.messages.jobs import ItemStatus, JobStatus
+from pixelmill.store._owner import Owner
 
 if TYPE_CHECKING:
     import sqlite3
@@ -15,20 +16,21 @@ if TYPE_CHECKING:
 __all__ = [
     "COUNT_KEYS",
     "INTERRUPTED",
-    "AttemptRow",
     "ItemRow",
     "JobRow",
-    "attempt_row",
+    "RunRow",
     "decode_path",
     "encode_path",
     "item_row",
     "job_row",
     "outcome_record",
+    "run_row",
     "storable_text",
 ]
 
 INTERRUPTED: Final = "interrupted"
-"""The status of a job whose runtime stopped before it finished; a resume may run it."""
+"""The status of a job whose runtime stopped, or died, before it finished; a resume may
+run it."""
 
 COUNT_KEYS: Final = ("total", "done", "failed", "skipped", "cancelled")
 """The keys of a job's counts, as `JobCounts.as_dict` gives them."""
@@ -41,7 +43,8 @@ class JobRow:
     job_id: str
     name: str
     status: str
-    """A `JobStatus` value, or `"interrupted"`."""
+    """A `JobStatus` value, or `"interrupted"`: a job recorded as running whose
+    owner is gone reads as interrupted."""
     priority: int
     spec: dict[str, Any]
     """The job's description as it was recorded, so that it can be resumed."""
@@ -56,6 +59,12 @@ class JobRow:
     far (its total is at least their number)."""
     duration_s: float | None
     """From creation to finish; None while the job has not finished."""
+    owner: Owner | None = None
+    """The runtime that runs (or last ran) the job; None for a job of an older store."""
+    heartbeat_at: float | None = None
+    """When its owner last stamped it alive, seconds since the epoch."""
+    runs: int = 1
+    """How many times a runtime took the job up: 1, then one more per resume."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,29 +76,51 @@ class ItemRow:
     path: str
     """As the OS gave it: undecodable bytes are surrogate escapes (`os.fsdecode`)."""
     status: ItemStatus
-    reason: str | None
-    message: str | None
-    attempts: int
-    duration_ms: float
-    outputs: tuple[str, ...]
-    result: dict[str, Any] | None
+    """Final (`done`, ...) or on its way (`running`, ...)."""
+    reason: str | None = None
+    """Why it ended so; while `deciding`, the failure being decided on."""
+    message: str | None = None
+    attempts: int = 0
+    """Attempts counted against the recovery policy, the current one included."""
+    duration_ms: float = 0.0
+    outputs: tuple[str, ...] = ()
+    result: dict[str, Any] | None = None
     """`{"width", "height", "source", "analyses"}` when the item was processed."""
-    finished_at: float
-    """When its outcome was recorded, seconds since the epoch."""
+    finished_at: float | None = None
+    """When its final status was recorded, seconds since the epoch; None before."""
+    size: int | None = None
+    """The input's size in bytes when it was found; None if it could not be read."""
+    mtime_ns: int | None = None
+    """The input's modification time when it was found."""
+    stem: str = ""
+    """The name its outputs are given (unique within `rel_dir`); any bytes, as paths."""
+    rel_dir: str = ""
+    """Where its outputs go, relative to the output dir."""
+    reduce: int = 1
+    """The decode scale divisor a `Degrade` decision set."""
+    runs: int = 0
+    """How many times it was started in a worker (see `RunRow`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AttemptRow:
-    """One failed attempt at an item, recorded before it was retried or given up."""
+class RunRow:
+    """One start of an item in a worker, and how that run ended."""
 
     job_id: str
     index: int
+    run: int
+    """From 1: every start counts, a retry's and a re-run after a crash alike."""
     attempt: int
-    """From 1."""
-    reason: str | None
-    message: str | None
-    at: float
-    """Seconds since the epoch."""
+    """The attempt, as the recovery policy counts them, this run belonged to."""
+    job_run: int
+    """The run of the job it happened in (`JobRow.runs` at the time)."""
+    started_at: float
+    ended_at: float | None = None
+    status: str | None = None
+    """`done`, `failed` (this run failed: see reason), `lost` (its answer never came:
+    the process or an actor died), or None while it runs."""
+    reason: str | None = None
+    message: str | None = None
 
 
 def encode_path(path: str) -> bytes:
@@ -117,13 +148,28 @@ def storable_text(text: str | None) -> str | None:
     return text
 
 
+def _name(stored: bytes | str | None) -> str:
+    # Stored as the OS's bytes, like paths; a store migrated from version 1 has none.
+    if stored is None:
+        return ""
+    return decode_path(stored) if isinstance(stored, bytes) else stored
+
+
 def job_row(row: sqlite3.Row) -> JobRow:
-    """A `JobRow` from a row selected with `_queries.JOB_COLUMNS`."""
+    """A `JobRow` from a row selected with `_queries.JOB_COLUMNS`; a running job whose
+    owner is gone is `interrupted`."""
     finished_at = row["finished_at"]
+    owner = None
+    if row["owner_pid"] is not None:
+        owner = Owner(host=row["owner_host"], pid=row["owner_pid"],
+                      started=row["owner_started"], token=row["owner_token"])
+    status = row["status"]
+    if status == JobStatus.RUNNING and (owner is None or not owner.alive(row["heartbeat_at"])):
+        status = INTERRUPTED
     return JobRow(
         job_id=row["job_id"],
         name=row["name"],
-        status=row["status"],
+        status=status,
         priority=row["priority"],
         spec=json.loads(row["spec_json"]),
         created_at=row["created_at"],
@@ -132,6 +178,9 @@ def job_row(row: sqlite3.Row) -> JobRow:
         message=row["message"],
         counts={key: row[key] for key in COUNT_KEYS},
         duration_s=None if finished_at is None else finished_at - row["created_at"],
+        owner=owner,
+        heartbeat_at=row["heartbeat_at"],
+        runs=row["runs"],
     )
 
 
@@ -150,6 +199,12 @@ def item_row(row: sqlite3.Row) -> ItemRow:
         outputs=tuple(json.loads(row["outputs_json"])),
         result=None if result_json is None else json.loads(result_json),
         finished_at=row["finished_at"],
+        size=row["size"],
+        mtime_ns=row["mtime_ns"],
+        stem=_name(row["stem"]),
+        rel_dir=_name(row["rel_dir"]),
+        reduce=row["reduce"],
+        runs=row["runs"],
     )
 
 
@@ -174,13 +229,17 @@ def outcome_record(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def attempt_row(row: sqlite3.Row) -> AttemptRow:
-    """An `AttemptRow` from a full row of the attempts table."""
-    return AttemptRow(
+def run_row(row: sqlite3.Row) -> RunRow:
+    """A `RunRow` from a full row of the runs table."""
+    return RunRow(
         job_id=row["job_id"],
         index=row["idx"],
+        run=row["run"],
         attempt=row["attempt"],
+        job_run=row["job_run"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        status=row["status"],
         reason=row["reason"],
         message=row["message"],
-        at=row["at"],
     )

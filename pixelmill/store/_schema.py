@@ -63,7 +63,65 @@ CREATE TABLE attempts (
 ) WITHOUT ROWID;
 """
 
-_MIGRATIONS: Final = (_V1,)
+_V2 = """
+ALTER TABLE jobs ADD COLUMN owner_host TEXT;
+ALTER TABLE jobs ADD COLUMN owner_pid INTEGER;
+ALTER TABLE jobs ADD COLUMN owner_started REAL;
+ALTER TABLE jobs ADD COLUMN owner_token TEXT;
+ALTER TABLE jobs ADD COLUMN heartbeat_at REAL;
+ALTER TABLE jobs ADD COLUMN runs INTEGER NOT NULL DEFAULT 1;
+
+CREATE TABLE items_v2 (
+    job_id       TEXT NOT NULL,
+    idx          INTEGER NOT NULL,
+    path         BLOB NOT NULL,
+    status       TEXT NOT NULL,
+    reason       TEXT,
+    message      TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    duration_ms  REAL NOT NULL DEFAULT 0,
+    outputs_json TEXT NOT NULL DEFAULT '[]',
+    result_json  TEXT,
+    finished_at  REAL,
+    size         INTEGER,
+    mtime_ns     INTEGER,
+    stem         TEXT,
+    rel_dir      TEXT NOT NULL DEFAULT '',
+    reduce       INTEGER NOT NULL DEFAULT 1,
+    runs         INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, idx)
+);
+INSERT INTO items_v2 (job_id, idx, path, status, reason, message, attempts, duration_ms,
+                      outputs_json, result_json, finished_at)
+    SELECT job_id, idx, path, status, reason, message, attempts, duration_ms,
+           outputs_json, result_json, finished_at FROM items;
+DROP TABLE items;
+ALTER TABLE items_v2 RENAME TO items;
+CREATE INDEX items_by_status ON items (job_id, status, idx);
+
+CREATE TABLE runs (
+    job_id     TEXT NOT NULL,
+    idx        INTEGER NOT NULL,
+    run        INTEGER NOT NULL,
+    attempt    INTEGER NOT NULL,
+    job_run    INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at   REAL,
+    status     TEXT,
+    reason     TEXT,
+    message    TEXT,
+    PRIMARY KEY (job_id, idx, run)
+) WITHOUT ROWID;
+INSERT INTO runs (job_id, idx, run, attempt, job_run, started_at, ended_at, status, reason,
+                  message)
+    SELECT job_id, idx, attempt, attempt, 1, at, at, 'failed', reason, message FROM attempts;
+DROP TABLE attempts;
+"""
+"""Version 2: jobs know their owner and heartbeat, and how often they were run; items
+keep their state on the way (not only their outcome) and what identifies their input;
+every start of an item is a row of `runs`, its outcome filled in when it ends."""
+
+_MIGRATIONS: Final = (_V1, _V2)
 """`_MIGRATIONS[n]` takes a store from schema version n to n + 1; append, never edit."""
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pixelmill.errors import ConfigError
 from pixelmill.messages.jobs import ItemStatus
-from pixelmill.store import INTERRUPTED, AttemptRow, ItemRow, JobStore
-from tests.store._records import RESULT, record_done, record_job
+from pixelmill.store import INTERRUPTED, ItemRow, JobStore, Owner, RunRow
+from tests.store._records import OWNER, RESULT, record_done, record_job, record_state
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -16,7 +16,12 @@ if TYPE_CHECKING:
 
 def test_a_recorded_job_reads_back_with_its_spec(store: JobStore) -> None:
     store.record_job(
-        "job1", name="holiday", priority=1, spec={"inputs": ["a", "b"]}, created_at=5.0
+        "job1",
+        name="holiday",
+        priority=1,
+        spec={"inputs": ["a", "b"]},
+        created_at=5.0,
+        owner=OWNER,
     )
 
     row = store.job("job1")
@@ -25,6 +30,8 @@ def test_a_recorded_job_reads_back_with_its_spec(store: JobStore) -> None:
     assert (row.job_id, row.name, row.status, row.priority) == ("job1", "holiday", "running", 1)
     assert row.spec == {"inputs": ["a", "b"]}
     assert (row.created_at, row.finished_at, row.duration_s) == (5.0, None, None)
+    assert (row.owner, row.runs) == (OWNER, 1)
+    assert row.heartbeat_at is not None
 
 
 def test_a_finished_job_keeps_its_status_reason_counts_and_duration(store: JobStore) -> None:
@@ -50,7 +57,7 @@ def test_a_finished_job_keeps_its_status_reason_counts_and_duration(store: JobSt
 def test_a_running_job_counts_the_outcomes_recorded_so_far(store: JobStore) -> None:
     record_job(store)
     record_done(store, "job1", 0)
-    store.record_outcome("job1", 1, path="/in/1.jpg", status="cancelled")
+    record_state(store, "job1", 1, ItemStatus.CANCELLED)
 
     row = store.job("job1")
 
@@ -77,14 +84,13 @@ def test_an_outcome_reads_back_as_an_item_row(store: JobStore) -> None:
         result=RESULT,
         finished_at=item.finished_at,
     )
+    assert item.finished_at is not None
 
 
 def test_outcome_records_have_the_full_record_shape(store: JobStore) -> None:
     record_job(store)
     record_done(store, "job1", 0)
-    store.record_outcome(
-        "job1", 1, path="/in/1.jpg", status="skipped", reason="input.truncated", message="cut"
-    )
+    record_state(store, "job1", 1, ItemStatus.SKIPPED, reason="input.truncated", message="cut")
 
     done, skipped = store.outcome_records("job1")
 
@@ -115,7 +121,7 @@ def test_items_come_by_index_and_can_be_filtered_by_status(store: JobStore) -> N
     record_job(store)
     for index in (3, 0, 2):
         record_done(store, "job1", index)
-    store.record_outcome("job1", 1, path="/in/1.jpg", status="failed", reason="worker.crashed")
+    record_state(store, "job1", 1, ItemStatus.FAILED, reason="worker.crashed")
 
     assert [item.index for item in store.items("job1")] == [0, 1, 2, 3]
     assert [item.index for item in store.items("job1", ItemStatus.DONE)] == [0, 2, 3]
@@ -123,8 +129,9 @@ def test_items_come_by_index_and_can_be_filtered_by_status(store: JobStore) -> N
 
 
 def test_an_unknown_status_is_refused_with_the_allowed_ones(store: JobStore) -> None:
+    finished: Any = "finished"
     with pytest.raises(ConfigError, match=r"'finished'.*done"):
-        store.record_outcome("job1", 0, path="a", status="finished")
+        store.record_item(ItemRow(job_id="job1", index=0, path="a", status=finished))
     with pytest.raises(ConfigError, match="'finished'"):
         store.items("job1", "finished")
     with pytest.raises(ConfigError, match="'running'"):
@@ -135,7 +142,7 @@ def test_an_unknown_status_is_refused_with_the_allowed_ones(store: JobStore) -> 
 
 def test_a_second_outcome_for_an_item_replaces_the_first(store: JobStore) -> None:
     record_job(store)
-    store.record_outcome("job1", 0, path="/in/0.jpg", status="failed", reason="io.transient")
+    record_state(store, "job1", 0, ItemStatus.FAILED, reason="io.transient")
     store.flush()
     record_done(store, "job1", 0)
 
@@ -144,27 +151,35 @@ def test_a_second_outcome_for_an_item_replaces_the_first(store: JobStore) -> Non
     assert [(item.index, item.status, item.reason) for item in items] == [(0, "done", None)]
 
 
-def test_a_resume_redoes_cancelled_items_but_no_terminal_one(store: JobStore) -> None:
-    record_job(store)
-    for index, status in enumerate(["done", "failed", "skipped", "cancelled", "pending"]):
-        store.record_outcome("job1", index, path=f"/in/{status}", status=status)
-
-    assert store.finished_paths("job1") == {"/in/done", "/in/failed", "/in/skipped"}
+def _run(index: int, run: int, **fields: Any) -> RunRow:
+    return RunRow(job_id="job1", index=index, run=run, attempt=run, job_run=1,
+                  started_at=100.0 + run, **fields)
 
 
-def test_attempts_read_back_in_order_and_an_attempt_is_kept_once(store: JobStore) -> None:
-    store.record_attempt("job1", 4, 2, reason="io.transient", message="second")
-    store.record_attempt("job1", 4, 1, reason="io.transient", message="first")
-    store.record_attempt("job1", 4, 2, reason="worker.crashed", message="second again")
+def test_runs_read_back_in_order_and_a_run_is_kept_once(store: JobStore) -> None:
+    store.record_run(_run(4, 2, status="failed", reason="io.transient", message="second"))
+    store.record_run(_run(4, 1, status="failed", reason="io.transient", message="first"))
+    store.record_run(_run(4, 2, status="lost", reason="worker.crashed", message="second again"))
 
-    attempts = store.attempts("job1", 4)
+    runs = store.runs("job1", 4)
 
-    assert [(a.attempt, a.reason, a.message) for a in attempts] == [
-        (1, "io.transient", "first"),
-        (2, "worker.crashed", "second again"),
+    assert [(r.run, r.status, r.reason, r.message) for r in runs] == [
+        (1, "failed", "io.transient", "first"),
+        (2, "lost", "worker.crashed", "second again"),
     ]
-    assert isinstance(attempts[0], AttemptRow)
-    assert store.attempts("job1", 5) == []
+    assert isinstance(runs[0], RunRow)
+    assert store.runs("job1", 5) == []
+
+
+def test_a_run_recorded_at_its_start_is_completed_at_its_end(store: JobStore) -> None:
+    store.record_run(_run(0, 1))
+    assert store.runs("job1", 0) == [_run(0, 1)]
+    assert store.runs("job1", 0)[0].status is None
+
+    store.record_run(_run(0, 1, ended_at=105.0, status="done"))
+
+    [run] = store.runs("job1", 0)
+    assert (run.started_at, run.ended_at, run.status) == (101.0, 105.0, "done")
 
 
 def test_jobs_are_listed_newest_first_up_to_a_limit(store: JobStore) -> None:
@@ -217,24 +232,32 @@ def test_a_prefix_is_matched_literally_and_with_its_case(store: JobStore) -> Non
 
 def test_prune_deletes_old_finished_jobs_with_their_items_only(store: JobStore) -> None:
     day = 86_400.0
-    for job_id in ("old_done", "old_running", "old_interrupted", "new_done"):
+    for job_id in ("old_done", "old_running", "new_interrupted", "new_done"):
         record_job(store, job_id, created_at=0.0)
         record_done(store, job_id, 0)
-        store.record_attempt(job_id, 0, 1, reason="io.transient", message="retry")
+        store.record_run(
+            RunRow(job_id=job_id, index=0, run=1, attempt=1, job_run=1, started_at=0.5 * day,
+                   ended_at=0.5 * day, status="failed", reason="io.transient", message="retry")
+        )
+    store.heartbeat(["old_running"], at=1 * day)
+    store.heartbeat(["new_interrupted"], at=9 * day)
     store.finish_job("old_done", status="completed", counts={}, finished_at=1 * day)
     store.finish_job("new_done", status="completed", counts={}, finished_at=9 * day)
-    store.mark_interrupted("old_interrupted")
+    store.mark_interrupted("new_interrupted")
 
     pruned = store.prune(older_than_days=5, now=10 * day)
 
     assert pruned == 1
     assert sorted(row.job_id for row in store.jobs()) == [
         "new_done",
-        "old_interrupted",
+        "new_interrupted",
         "old_running",
     ]
     assert list(store.items("old_done")) == []
-    assert store.attempts("old_done", 0) == []
+    assert store.runs("old_done", 0) == []
+    for kept in ("new_done", "new_interrupted", "old_running"):
+        assert [item.index for item in store.items(kept)] == [0]
+        assert len(store.runs(kept, 0)) == 1
     assert store.prune(older_than_days=5, now=10 * day) == 0
 
 
@@ -255,13 +278,17 @@ def test_recording_a_job_again_resumes_it_and_keeps_its_items(store: JobStore) -
     record_done(store, "job1", 0)
     store.mark_interrupted("job1")
 
-    store.record_job("job1", name="again", priority=0, spec={"v": 2}, created_at=2000.0)
+    again = Owner.of_this_process()
+    store.record_job(
+        "job1", name="again", priority=0, spec={"v": 2}, created_at=2000.0, owner=again
+    )
 
     row = store.job("job1")
     assert row is not None
     assert (row.status, row.name, row.priority, row.spec) == ("running", "again", 0, {"v": 2})
     assert row.created_at == 1000.0
-    assert store.finished_paths("job1") == {"/in/0.jpg"}
+    assert (row.owner, row.runs) == (again, 2)
+    assert [(item.path, item.status) for item in store.items("job1")] == [("/in/0.jpg", "done")]
 
 
 def test_a_readonly_store_refuses_writes(store: JobStore, store_path: Path) -> None:
@@ -270,6 +297,10 @@ def test_a_readonly_store_refuses_writes(store: JobStore, store_path: Path) -> N
             record_job(reader)
         with pytest.raises(io.UnsupportedOperation, match="read-only"):
             reader.prune(older_than_days=0)
+        with pytest.raises(io.UnsupportedOperation, match="read-only"):
+            reader.claim("job1", OWNER)
+        with pytest.raises(io.UnsupportedOperation, match="read-only"):
+            reader.heartbeat(["job1"])
         reader.flush()
 
 
@@ -296,12 +327,17 @@ def test_an_items_iterator_outliving_its_store_closes_quietly(store_path: Path) 
 
 
 def test_outputs_given_as_a_single_string_are_refused(store: JobStore) -> None:
+    outputs: Any = "/out/a.png"
     with pytest.raises(TypeError, match="sequence of paths"):
-        store.record_outcome("job1", 0, path="a", status="done", outputs="/out/a.png")
+        store.record_item(
+            ItemRow(job_id="job1", index=0, path="a", status=ItemStatus.DONE, outputs=outputs)
+        )
 
 
 def test_a_spec_that_json_cannot_hold_is_refused_at_once(store: JobStore) -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
-        store.record_job("job1", name="n", priority=2, spec={"when": object()}, created_at=1.0)
+        store.record_job(
+            "job1", name="n", priority=2, spec={"when": object()}, created_at=1.0, owner=OWNER
+        )
 
     assert store.jobs() == []

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pixelmill.messages.jobs import ItemStatus
-from pixelmill.store import JobStore
+from pixelmill.store import ItemRow, JobStore
 
 outcomes = st.lists(st.tuples(st.integers(0, 7), st.sampled_from(list(ItemStatus))), max_size=40)
 
@@ -22,7 +22,8 @@ def test_any_sequence_of_outcomes_leaves_one_row_per_index_with_the_last_status(
         path = Path(directory) / "jobs.sqlite3"
         with JobStore(path, batch_size=batch_size, batch_interval_s=3600) as store:
             for index, status in outcomes:
-                store.record_outcome("job1", index, path=f"/in/{index}", status=status)
+                row = ItemRow(job_id="job1", index=index, path=f"/in/{index}", status=status)
+                store.record_item(row)
 
         with JobStore(path, readonly=True) as reader:
             rows = [(item.index, item.status) for item in reader.items("job1")]
