@@ -10,11 +10,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.errors import (
+    BrokenRuntimeError,
     BrokenWorkerError,
+    BusyJobError,
     BusyRuntimeError,
     ClosedRuntimeError,
     ConfigError,
     ImageTooLargeError,
+    InjectedCrashError,
     InputError,
     InternalError,
     JobAbortedError,
@@ -114,11 +117,14 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AnalysisDef",
+    "BrokenRuntimeError",
     "BrokenWorkerError",
+    "BusyJobError",
     "BusyRuntimeError",
     "ClosedRuntimeError",
     "ConfigError",
     "ImageTooLargeError",
+    "InjectedCrashError",
     "InputError",
     "InternalError",
     "ItemContext",

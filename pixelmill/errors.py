@@ -3,6 +3,7 @@
 ```
 PixelmillError
 ├── ConfigError                 a bad key, value, step, flag or parameter
+│   └── BusyJobError            job.busy: another live process runs that job
 ├── InputError                  the input is at fault          input.*
 │   ├── NotAFileError           input.not_a_file
 │   ├── NotAnImageError         input.not_image
@@ -22,8 +23,10 @@ PixelmillError
 │   ├── BrokenWorkerError       worker.crashed
 │   └── WorkerTimeoutError      worker.timeout
 ├── InternalError               a bug in pixelmill             internal.error
+│   └── InjectedCrashError      internal.injected: a drill's crash, on purpose
 ├── JobAbortedError             the Supervisor aborted the job
 ├── ClosedRuntimeError          the host shut the runtime down
+├── BrokenRuntimeError          runtime.broken: actors died past the restart limit
 └── BusyRuntimeError            the runtime runs as many jobs as it may
 ```
 
@@ -37,11 +40,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "BrokenRuntimeError",
     "BrokenWorkerError",
+    "BusyJobError",
     "BusyRuntimeError",
     "ClosedRuntimeError",
     "ConfigError",
     "ImageTooLargeError",
+    "InjectedCrashError",
     "InputError",
     "InternalError",
     "JobAbortedError",
@@ -196,6 +202,12 @@ class InternalError(PixelmillError):
     reason = "internal.error"
 
 
+class InjectedCrashError(InternalError):
+    """An actor crashed on purpose: a chaos drill (`FaultPlan.actor_crash_rate`) is on."""
+
+    reason = "internal.injected"
+
+
 class JobAbortedError(PixelmillError):
     """The job was aborted; the message carries the reason class that caused it."""
 
@@ -206,6 +218,19 @@ class ClosedRuntimeError(PixelmillError):
     """The host shut the runtime down; it accepts no more work."""
 
     reason = "runtime.closed"
+
+
+class BrokenRuntimeError(PixelmillError):
+    """The runtime's actors died more often than the restart limit allows; it runs no
+    more work. The message names the actor."""
+
+    reason = "runtime.broken"
+
+
+class BusyJobError(ConfigError):
+    """The job is being run by another live process (named in the message)."""
+
+    reason = "job.busy"
 
 
 class BusyRuntimeError(PixelmillError):

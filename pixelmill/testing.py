@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import queue
 import time
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pykka
 
 from pixelmill.actors.base import ActorContext
 from pixelmill.actors.timer import Timer
+from pixelmill.errors import PixelmillError
+from pixelmill.messages import InjectCrash
 from pixelmill.runtime.logging import make_logger
 from pixelmill.testing_images import (
     write_broken_files,
@@ -19,8 +21,12 @@ from pixelmill.testing_images import (
     write_sample_set,
 )
 
+if TYPE_CHECKING:
+    from pixelmill.runtime.runtime import Runtime
+
 __all__ = [
     "Probe",
+    "crash_actor",
     "make_context",
     "write_broken_files",
     "write_gradient",
@@ -111,6 +117,33 @@ class Probe:
 
     def stop(self) -> None:
         self.ref.stop(block=True)
+
+
+def crash_actor(runtime: Runtime, role: str, timeout: float = 10.0) -> None:
+    """Make the actor playing `role` in `runtime` die now, as a bug would make it.
+
+    It raises `InjectedCrashError` on the message, loses its inbox, and its
+    supervisor replaces it (for the Supervisor, the Runtime's guardian does).
+    Returns once it is dead and replaced, or the runtime broke of it.
+
+    Raises:
+        AssertionError: it was not dead and replaced within `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    ref = runtime._actor(role, deadline)  # noqa: SLF001 - a drill reaches inside
+    ref.tell(InjectCrash())
+    if not ref.actor_stopped.wait(timeout):
+        raise AssertionError(f"the {role} did not die of an injected crash")
+    while time.monotonic() < deadline:
+        if runtime._handles.broken is not None:  # noqa: SLF001
+            return
+        try:
+            if runtime._actor(role, deadline) is not ref:  # noqa: SLF001
+                return
+        except PixelmillError:
+            return  # the runtime broke of it
+        time.sleep(0.01)
+    raise AssertionError(f"the {role} was not replaced within {timeout} s")
 
 
 def make_context(

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import glob
 import os
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
-__all__ = ["IMAGE_EXTENSIONS", "Input", "expand_inputs"]
+__all__ = ["IMAGE_EXTENSIONS", "Input", "Named", "expand_inputs"]
 
-IMAGE_EXTENSIONS = frozenset(
-    ".jpg .jpeg .jpe .jfif .png .apng .webp .gif .tif .tiff .bmp .dib .ppm .pgm .pbm .pnm "
-    ".tga .ico".split()
-)
+IMAGE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".gif", ".tif", ".tiff", ".bmp",
+    ".dib", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".ico",
+})
 """What a directory walk picks up. Files named explicitly are tried whatever their name."""
 
 
@@ -28,15 +29,38 @@ class Input:
     stem: str
     """Unique within `rel_dir`: `photo.png` beside `photo.jpg` becomes `photo_png`."""
     rel_dir: str
+    size: int | None = None
+    """Bytes, as the file was found; None when it could not be read (then it fails)."""
+    mtime_ns: int | None = None
+    """Its modification time as found: with `size`, what tells a changed file."""
+
+    @classmethod
+    def found(cls, path: Path, stem: str, rel_dir: str) -> Input:
+        """The input at `path`, with its size and modification time read now."""
+        try:
+            stat = os.stat(path)
+        except (OSError, ValueError):
+            return cls(path=path, stem=stem, rel_dir=rel_dir)
+        return cls(path=path, stem=stem, rel_dir=rel_dir, size=stat.st_size,
+                   mtime_ns=stat.st_mtime_ns)
+
+
+Named = tuple[str, str]
+"""(rel_dir, stem): the output name an earlier run gave an input."""
 
 
 class _Names:
-    """Hands out stems unique within one output directory."""
+    """Hands out stems unique within one output directory; an input named by an
+    earlier run of the job keeps its name, and no new input takes it."""
 
-    def __init__(self) -> None:
-        self._used: set[str] = set()
+    def __init__(self, taken: Mapping[str, str] | None = None) -> None:
+        self._known = taken or {}
+        self._used: set[str] = {stem.lower() for stem in self._known.values()}
 
     def claim(self, path: Path) -> str:
+        known = self._known.get(str(path))
+        if known is not None:
+            return known
         stem = path.stem or path.name
         candidate = stem
         if candidate.lower() in self._used:
@@ -54,7 +78,11 @@ def _has_magic(text: str) -> bool:
     return any(char in text for char in "*?[")
 
 
-def expand_inputs(inputs: Sequence[str], exclude: Sequence[Path] = ()) -> Iterator[Input]:
+def expand_inputs(
+    inputs: Sequence[str],
+    exclude: Sequence[Path] = (),
+    known: Mapping[str, Named] | None = None,
+) -> Iterator[Input]:
     """Yield the items of a job lazily, in a deterministic order.
 
     Files are yielded as given (a missing one is yielded too, and fails as
@@ -67,33 +95,55 @@ def expand_inputs(inputs: Sequence[str], exclude: Sequence[Path] = ()) -> Iterat
     (`*.jpg`, `**/*.png`) expand to files, sorted.
 
     Memory stays bounded by the largest single directory, not the job.
+
+    `known` maps the paths an earlier run of the job found to the names it
+    gave them: they keep those names, and no new input takes one, so a resume
+    over a folder that changed writes each output where it wrote it before.
     """
     excluded = {_resolved(path) for path in exclude}
     directories = [text for text in inputs if os.path.isdir(text)]
-    root_names = _Names()
+    by_dir: defaultdict[str, dict[str, str]] = defaultdict(dict)
+    for path, (rel_dir, stem) in (known or {}).items():
+        by_dir[rel_dir][path] = stem
+
+    def names(rel_dir: str) -> _Names:
+        return _Names(by_dir.get(rel_dir))
+
+    root_names = names("")
+
+    def top(path: Path) -> Input:
+        return Input.found(path, root_names.claim(path), "")
+
     for text in inputs:
         if os.path.isdir(text):
             prefix = root_names.claim(Path(os.path.abspath(text))) if len(directories) > 1 else ""
             found = False
-            for found_input in _walk(Path(text), prefix, excluded, root_names if not prefix else None):
+            for found_input in _walk(Path(text), prefix, excluded, names,
+                                     root_names if not prefix else None):
                 found = True
                 yield found_input
             if not found:
                 # Named by the user and holding no image: account for it as
                 # one item, which fails as `input.not_a_file`, not as nothing.
-                yield Input(path=Path(text), stem=root_names.claim(Path(text)), rel_dir="")
+                yield top(Path(text))
         elif _has_magic(text) and not os.path.lexists(text):
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
-                yield Input(path=Path(text), stem=root_names.claim(Path(text)), rel_dir="")
+                yield top(Path(text))
             for match in matches:
                 if not os.path.isdir(match):
-                    yield Input(path=Path(match), stem=root_names.claim(Path(match)), rel_dir="")
+                    yield top(Path(match))
         else:
-            yield Input(path=Path(text), stem=root_names.claim(Path(text)), rel_dir="")
+            yield top(Path(text))
 
 
-def _walk(root: Path, prefix: str, excluded: set[Path], top_names: _Names | None) -> Iterator[Input]:
+def _walk(
+    root: Path,
+    prefix: str,
+    excluded: set[Path],
+    names_for: Callable[[str], _Names],
+    top_names: _Names | None,
+) -> Iterator[Input]:
     for current, subdirs, files in os.walk(root, onerror=None, followlinks=False):
         here = Path(current)
         subdirs[:] = sorted(
@@ -103,12 +153,12 @@ def _walk(root: Path, prefix: str, excluded: set[Path], top_names: _Names | None
         )
         relative = here.relative_to(root).as_posix()
         rel_dir = "/".join(part for part in (prefix, relative) if part and part != ".")
-        names = top_names if (top_names is not None and rel_dir == "") else _Names()
+        names = top_names if (top_names is not None and rel_dir == "") else names_for(rel_dir)
         for name in sorted(files):
             path = here / name
             if name.startswith(".") or path.suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
-            yield Input(path=path, stem=names.claim(path), rel_dir=rel_dir)
+            yield Input.found(path, names.claim(path), rel_dir)
 
 
 def _resolved(path: Path) -> Path:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import random
+import sys
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pykka
 
-from pixelmill.errors import reason_of
-from pixelmill.messages import ActorRestarted, ChildActorExited, DeadLetter
+from pixelmill.errors import InjectedCrashError, reason_of
+from pixelmill.messages import ActorRestarted, ChildActorExited, DeadLetter, InjectCrash
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -17,6 +21,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from pixelmill.actors.timer import Timer
+    from pixelmill.actors.worker import FaultPlan
 
 __all__ = ["Actor", "ActorContext", "Role"]
 
@@ -40,6 +45,8 @@ class ActorContext:
     timer: Timer
     peers: dict[str, pykka.ActorRef[Any]] = field(default_factory=dict)
     """The current ref of each role; the Supervisor is always among them."""
+    faults: FaultPlan | None = None
+    """A drill's plan: actors of its roles crash now and then (`actor_crash_rate`)."""
 
 
 class Actor(pykka.ThreadingActor):
@@ -49,12 +56,24 @@ class Actor(pykka.ThreadingActor):
     through to `super().handle` for a dead letter. The handler runs in the
     actor's own thread, one message at a time, so state needs no lock.
 
-    An exception escaping `handle` under `tell` stops the actor (pykka's rule);
-    `on_failure` then reports `ChildActorExited` to the supervisor, which starts
-    a fresh actor and tells every watcher `ActorRestarted`.
+    An exception escaping `handle` under `tell`, or escaping `on_start`, stops
+    the actor (pykka's rule); `on_failure` then reports `ChildActorExited` to
+    the supervisor, which starts a fresh actor and tells every watcher
+    `ActorRestarted`. (pykka itself calls no `on_failure` for `on_start`: the
+    subclass's `on_start` is wrapped so that it does.)
+
+    Under a drill (`ActorContext.faults`), an actor of a role the plan names
+    raises `InjectedCrashError` on a share of the messages it receives, before
+    acting on them, to show that its peers and the Supervisor recover.
     """
 
     actor_role: ClassVar[str] = "actor"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        start = cls.__dict__.get("on_start")
+        if start is not None:
+            cls.on_start = _reporting_failure(start)  # type: ignore[method-assign]
 
     def __init__(self, context: ActorContext, *, supervisor_role: str = Role.SUPERVISOR) -> None:
         super().__init__()
@@ -63,8 +82,21 @@ class Actor(pykka.ThreadingActor):
         self.actor_peers = dict(context.peers)
         self._supervisor_role = supervisor_role
         self._undelivered: defaultdict[str, list[Any]] = defaultdict(list)
+        self._start_failed = False
+        faults = context.faults
+        self._crash_rate = 0.0
+        if faults is not None and self.actor_role in faults.actors:
+            self._crash_rate = faults.actor_crash_rate
+        self._crash_draws = random.Random(f"{faults.seed if faults else 0}:{self.actor_urn}")
 
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, InjectCrash) or (
+            self._crash_rate and self._crash_draws.random() < self._crash_rate
+        ):
+            raise InjectedCrashError(
+                f"{self.actor_role} crashed on purpose while handling "
+                f"{type(message).__name__} (a fault drill)"
+            )
         if isinstance(message, ActorRestarted):
             self._peer_restarted(message)
             return None
@@ -104,9 +136,14 @@ class Actor(pykka.ThreadingActor):
             _tell_quietly(reply_to, answer)
         return answer
 
-    def on_peer_restarted(self, role: str) -> None:
-        """Called in the actor's thread when a peer was replaced, before the messages
-        held for it are delivered; override to resend the work it held."""
+    def on_peer_restarted(self, role: str, held: list[Any]) -> list[Any]:
+        """Called in the actor's thread when a peer was replaced; override to give it
+        again the work it held.
+
+        `held` are the messages sent to the peer while it was down; those
+        returned are delivered to the new one, after what this hook sent.
+        """
+        return held
 
     def on_failure(
         self,
@@ -135,9 +172,22 @@ class Actor(pykka.ThreadingActor):
     def _peer_restarted(self, message: ActorRestarted) -> None:
         self.actor_peers[message.role] = message.ref
         held = self._undelivered.pop(message.role, [])
-        self.on_peer_restarted(message.role)
-        for pending in held:
+        for pending in self.on_peer_restarted(message.role, held):
             self.send(message.role, pending)
+
+
+def _reporting_failure(start: Callable[[Any], None]) -> Callable[[Any], None]:
+    @functools.wraps(start)
+    def on_start(self: Actor) -> None:
+        try:
+            start(self)
+        except Exception:
+            if not self._start_failed:  # reported once, by the innermost wrapper
+                self._start_failed = True
+                self.on_failure(*sys.exc_info())
+            raise
+
+    return on_start
 
 
 def _tell_quietly(ref: pykka.ActorRef[Any], message: Any) -> None:

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.records import csv_columns, csv_row, full_record, summary_item
 from pixelmill.errors import InternalError, NoSpaceError, PixelmillError, reason_of
+from pixelmill.imaging.atomic import partial_path, remove_litter
 from pixelmill.imaging.save import translate_write_error
 from pixelmill.messages import (
     CloseExport,
@@ -58,7 +59,7 @@ class _Export:
     """When the disk's free space was last checked (monotonic seconds)."""
 
     def temp(self, name: str) -> Path:
-        return self.directory / f".{name}.partial"
+        return partial_path(self.directory, name)
 
     def close(self) -> None:
         self.csv_file.close()
@@ -72,6 +73,11 @@ class _Export:
 
 class Exporter(Actor):
     """Writes `results.csv`, `results.jsonl`, `summary.json` and `report.html` per job.
+
+    An export is opened afresh (`OpenExport`): pixelmill's own leftovers in
+    its directories (temporary files of dead processes, partial exports) are
+    removed first, and an export of the job already open is dropped, since the
+    JobManager then sends every record again.
 
     Rows are appended as items finish, under temporary names, and flushed
     whenever the Exporter has caught up with its inbox (so under load one
@@ -159,21 +165,27 @@ class Exporter(Actor):
             self.reply(owner, ExportFailed(job_id=job_id, reason=error.reason, message=str(error)))
 
     def _open(self, message: OpenExport) -> None:
+        stale = self._exports.pop(message.job_id, None)
+        if stale is not None:
+            stale.close()
+        self._failed.pop(message.job_id, None)
         columns = csv_columns(message.analyses)
         directory = message.export_dir
         directory.mkdir(parents=True, exist_ok=True)
-        csv_path = directory / f".{RESULTS_CSV}.partial"
-        resume = message.resume and csv_path.exists()
-        mode = "a" if resume else "w"
+        for root in dict.fromkeys(d for d in (directory, message.output_dir) if d is not None):
+            removed = remove_litter(root)
+            if removed:
+                self.actor_log.info("litter.removed", job_id=message.job_id, files=len(removed))
         with contextlib.ExitStack() as opened:  # closed again if any step fails
             csv_file = opened.enter_context(
-                csv_path.open(mode, newline="", encoding="utf-8", errors="surrogateescape")
+                partial_path(directory, RESULTS_CSV).open(
+                    "w", newline="", encoding="utf-8", errors="surrogateescape"
+                )
             )
             writer = csv.DictWriter(csv_file, fieldnames=columns)
-            if not resume:
-                writer.writeheader()
+            writer.writeheader()
             jsonl_file = opened.enter_context(
-                (directory / f".{RESULTS_JSONL}.partial").open(mode, encoding="utf-8")
+                partial_path(directory, RESULTS_JSONL).open("w", encoding="utf-8")
             )
             if message.charts:
                 (directory / "charts").mkdir(exist_ok=True)

@@ -1,4 +1,4 @@
-"""The JobManager: jobs and their items, the priority queue across jobs, progress, outcomes."""
+"""The JobManager: jobs and their items, the priority queue across jobs, the job store."""
 
 from __future__ import annotations
 
@@ -6,47 +6,76 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.actors._inputs import expand_inputs
-from pixelmill.actors._item_flow import BATCH_MAX, ItemFlow
-from pixelmill.actors._job_ending import JobEnding
-from pixelmill.actors._job_state import Item, Job, RetryDue
-from pixelmill.actors._lease_book import LeaseBook
 from pixelmill.actors.base import Actor, ActorContext, Role
-from pixelmill.actors.journal import Journal
-from pixelmill.errors import PixelmillError
+from pixelmill.actors.job_events import (
+    LISTENER,
+    HeaderProbed,
+    HeadersProbed,
+    InputsRead,
+    Later,
+    Log,
+    PeerRestarted,
+    ProbeHeader,
+    ReadInputs,
+    RecordFinish,
+    RecordItem,
+    RecordRun,
+    Replay,
+    ReplayDone,
+    RetryDue,
+    Send,
+    StopJob,
+)
+from pixelmill.actors.job_lifecycle import BATCH_MAX, Job
+from pixelmill.actors.journal import Journal, order_from_spec
+from pixelmill.errors import BusyJobError, InternalError, PixelmillError
+from pixelmill.imaging.safe_open import probe
 from pixelmill.messages import (
     AbortJob,
     BatchDone,
     CancelJob,
-    DecideRecovery,
     Degrade,
     ExportClosed,
     ExportFailed,
     ExportRecords,
     Fail,
-    GetProgress,
     ItemDone,
     ItemFailed,
-    ItemStatus,
     JobAccepted,
+    JobCounts,
+    JobFinished,
+    JobRefused,
     JobStatus,
     LeaseGranted,
-    OpenExport,
     RecordsExported,
+    ReleaseLease,
     Retry,
     RuntimeBroken,
     Skip,
     SubmitJob,
-    WatchDisk,
 )
+from pixelmill.store import HEARTBEAT_EVERY_S, Owner
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
+
+    import pykka
+
+    from pixelmill.actors._inputs import Input
+    from pixelmill.actors.job_events import Effect
+    from pixelmill.messages import JobOrder
+    from pixelmill.store import ItemRow
 
 __all__ = ["JobManager"]
 
-_FLUSH_EVERY_S = 1.0
+_FLUSH_EVERY_S = 0.5
 """The store batches writes; a slow trickle of outcomes still reaches it this often."""
 _REPLAY_BATCH = 200
+_REGIVEN = frozenset({
+    Role.RESOURCE_MANAGER, Role.PROCESSOR_POOL, Role.EXPORTER, Role.SUPERVISOR,
+})
+"""Peers to which each job gives again all it had given, once they are replaced."""
 
 
 class _Flush:
@@ -55,18 +84,21 @@ class _Flush:
     __slots__ = ()
 
 
-class JobManager(ItemFlow, JobEnding, Actor):
-    """Runs jobs: expands inputs lazily, leases, dispatches, records each outcome.
+class JobManager(Actor):
+    """Runs jobs: each one a pure `Job`, whose effects this actor carries out.
 
-    Across jobs, work goes to the most urgent job first and FIFO among equals.
-    Each job keeps at most `window` lease requests outstanding, and reads
-    at most `LOOKAHEAD` inputs ahead of them, so a job of 100,000 files
-    holds a few items in memory, not 100,000 messages; the ResourceManager
-    orders the requests of all jobs by priority, then age. Within a job the
-    costliest items go first, and up to `batch_max` small ones share a lease
-    and a `ProcessBatch` (see `ItemFlow`). Results whose attempt is no longer
-    current (a re-sent item) are ignored, so an item's outcome is recorded
-    exactly once.
+    It turns messages into a job's events, and the job's effects into sends,
+    delayed messages, input reads, header probes and store writes. Across
+    jobs, the ResourceManager serves lease requests by priority, then age;
+    each job keeps at most `window` requests outstanding and reads at most
+    `LOOKAHEAD` inputs ahead, so a job of 100,000 files holds a few items in
+    memory, not 100,000 messages.
+
+    Crash-only: everything a job needs to go on is in the job store. A
+    JobManager started after one died takes up this runtime's running jobs
+    from the store (matched by `owner`): finished items stay finished, the
+    rest run again, the export is written afresh, and the listener's events
+    go on. Without a store its jobs are lost.
     """
 
     actor_role = Role.JOB_MANAGER
@@ -75,31 +107,41 @@ class JobManager(ItemFlow, JobEnding, Actor):
         self,
         context: ActorContext,
         *,
+        owner: Owner | None = None,
+        listener: pykka.ActorRef[Any] | None = None,
         window: int = 4,
         batch_max: int = BATCH_MAX,
         admission_control: bool = True,
         journal: Path | None = None,
     ) -> None:
         super().__init__(context)
+        self._owner = owner or Owner.of_this_process()
+        self._listener = listener
+        """Where the events of jobs taken up from the store go (the runtime's relay)."""
         self._window = max(1, window)
         self._batch_max = max(1, batch_max)
         self._admission_control = admission_control
-        self._journal = Journal(journal, on_error=self._journal_failed)
+        self._journal = Journal(journal, self._owner, on_error=self._journal_failed)
         self._jobs: dict[str, Job] = {}
-        self._leases = LeaseBook()
-        self._seq = itertools.count()
+        self._inputs: dict[str, Iterator[Input]] = {}
+        self._replays: dict[str, Iterator[dict[str, Any]]] = {}
+        self._ticks = itertools.count()
 
     def on_start(self) -> None:
-        """Opens the job store in this actor's thread, which alone writes it."""
+        """Opens the job store in this actor's thread, which alone writes it, and takes
+        up the jobs a JobManager of this runtime left running."""
         self._journal.open()
+        self._recover()
         self.actor_timer.tell_later(_FLUSH_EVERY_S, self.actor_ref, _Flush())
 
     def on_stop(self) -> None:
         """Marks unfinished jobs interrupted (resumable) and closes the store."""
-        self._journal.close(unfinished=list(self._jobs))
+        self._journal.close(interrupted=list(self._jobs))
 
     def on_failure(self, *exc_info: Any) -> None:
-        self._journal.close(unfinished=list(self._jobs))
+        # What the jobs did is written before anyone hears of the death, so
+        # the next JobManager takes them up from exactly there.
+        self._journal.close(interrupted=[])
         super().on_failure(*exc_info)
 
     def handle(self, message: Any) -> Any:
@@ -107,192 +149,190 @@ class JobManager(ItemFlow, JobEnding, Actor):
             case SubmitJob():
                 return self._submit(message)
             case _Flush():
-                self._journal.flush()
-                self.actor_timer.tell_later(_FLUSH_EVERY_S, self.actor_ref, _Flush())
+                self._flush()
             case RecordsExported(job_id=job_id):
-                job = self._jobs.get(job_id)
-                if job is not None:
-                    self._replay_more(job)
+                self._replay_more(job_id)
             case LeaseGranted(lease_id=lease_id):
-                self._granted(lease_id)
-            case ItemDone() | ItemFailed():
-                self._returned(message)
-            case BatchDone(outcomes=outcomes):
-                for outcome in outcomes:
-                    self._returned(outcome, from_batch=True)
-            case Retry() | Degrade() | Skip() | Fail() | AbortJob():
-                self._decided(message)
+                job_id = lease_id.partition("/")[0]
+                if job_id in self._jobs:
+                    self._event(job_id, message)
+                else:  # its job is over: nobody will release it otherwise
+                    self.send(Role.RESOURCE_MANAGER, ReleaseLease(lease_id=lease_id))
+            case (
+                ItemDone() | ItemFailed() | BatchDone() | Retry() | Degrade() | Skip() | Fail()
+                | AbortJob() | RetryDue() | CancelJob() | ExportClosed() | ExportFailed()
+            ):
+                self._event(message.job_id, message)
             case RuntimeBroken(reason=reason, message=text):
-                for job in list(self._jobs.values()):
-                    self._stop_job(job, JobStatus.ABORTED, reason, text)
-            case RetryDue(job_id=job_id, index=index):
-                self._retry_due(job_id, index)
-            case CancelJob(job_id=job_id, abandon=abandon):
-                job = self._jobs.get(job_id)
-                if job is not None:
-                    self._stop_job(
-                        job, JobStatus.CANCELLED, "job.cancelled", "cancelled by the host"
-                    )
-                    if abandon:
-                        self._abandon(job)
-            case GetProgress(job_id=job_id, reply_to=reply_to):
-                job = self._jobs.get(job_id)
-                return self.reply(reply_to, self._progress(job) if job else None)
-            case ExportClosed():
-                self._export_closed(message)
-            case ExportFailed(job_id=job_id, reason=reason, message=text):
-                job = self._jobs.get(job_id)
-                if job is not None:
-                    self._stop_job(job, JobStatus.ABORTED, reason, text)
+                for job_id in list(self._jobs):
+                    self._event(job_id, StopJob(JobStatus.ABORTED, reason, text))
             case _:
                 return super().handle(message)
-        self._pump()
         return None
 
-    # -- jobs -------------------------------------------------------------
+    # -- jobs -----------------------------------------------------------------
 
-    def _submit(self, request: SubmitJob) -> JobAccepted:
+    def _submit(self, request: SubmitJob) -> JobAccepted | JobRefused:
         order = request.order
+        if order.job_id not in self._jobs:  # else: asked again after a restart
+            priors: list[ItemRow] = []
+            job_run = 1
+            if request.resume:
+                try:
+                    claimed = self._journal.claim(order.job_id)
+                except BusyJobError as exc:
+                    refused = JobRefused(job_id=order.job_id, reason=exc.reason, message=str(exc))
+                    self.reply(request.reply_to, refused)
+                    return refused
+                priors = self._journal.priors(order.job_id)
+                job_run = claimed.runs + 1 if claimed is not None else 1
+            else:
+                self._journal.job_started(order)
+            self._start_job(order, request.listener, priors, job_run)
+        accepted = JobAccepted(job_id=order.job_id)
+        self.reply(request.reply_to, accepted)
+        return accepted
+
+    def _start_job(
+        self, order: JobOrder, listener: Any, priors: list[ItemRow], job_run: int
+    ) -> None:
+        known = {row.path: (row.rel_dir, row.stem) for row in priors if row.stem}
+        self._inputs[order.job_id] = expand_inputs(order.inputs, order.exclude_dirs, known)
         job = Job(
-            order=order,
-            listener=request.listener,
-            seq=next(self._seq),
-            inputs=expand_inputs(order.inputs, order.exclude_dirs),
-            pipeline=order.pipeline.validate(),
+            order,
+            reply_to=self.actor_ref,
+            listener=listener,
+            window=self._window,
+            batch_max=self._batch_max,
+            admission_control=self._admission_control,
+            priors=priors,
+            job_run=job_run,
         )
         self._jobs[order.job_id] = job
-        if request.resume:
-            job.prior = self._journal.prior(order.job_id)
-            job.replay = self._journal.replay(order.job_id)
-        self._journal.job_started(order)
-        self._open_export(job, resume=False)
-        if job.replay is not None:
-            self._replay_more(job)
         self.actor_log.info(
-            "job.submitted",
-            job_id=order.job_id,
-            name=order.name,
-            priority=order.priority.name,
-            inputs=len(order.inputs),
+            "job.submitted", job_id=order.job_id, name=order.name,
+            priority=order.priority.name, inputs=len(order.inputs), run=job_run,
         )
-        self._pump()
-        return self.reply(request.reply_to, JobAccepted(job_id=order.job_id))
+        self._carry_out(job, job.start())
 
-    def _open_export(self, job: Job, *, resume: bool) -> None:
-        order = job.order
-        self.send(
-            Role.EXPORTER,
-            OpenExport(
-                job_id=order.job_id,
-                export_dir=order.export_dir,
-                analyses=order.pipeline.analyses,
-                resume=resume,
-                charts=order.charts,
-                reply_to=self.actor_ref,
-            ),
-        )
-        self.send(Role.MONITOR, WatchDisk(directory=str(order.export_dir)))
+    def _recover(self) -> None:
+        """Take up this runtime's jobs that an earlier JobManager left running."""
+        for row in self._journal.owned_jobs():
+            try:
+                order = order_from_spec(row.spec, job_id=row.job_id)
+                claimed = self._journal.claim(row.job_id)
+                priors = self._journal.priors(row.job_id)
+            except PixelmillError as exc:
+                self._give_up(row.job_id, row.name, exc)
+                continue
+            self.actor_log.warning("job.recovered", job_id=row.job_id, items=len(priors))
+            self._start_job(order, self._listener, priors,
+                            claimed.runs + 1 if claimed is not None else row.runs + 1)
+            job = self._jobs.get(row.job_id)
+            if job is not None and self._listener is not None:
+                self.reply(self._listener, job.progress())
 
-    def _item_failed(
-        self, job: Job, item: Item, reason: str, message: str, *, worker: int | None
-    ) -> None:
-        self.actor_log.warning(
-            "item.failed",
-            job_id=job.job_id,
-            item=str(item.input.path),
-            attempt=item.attempt,
-            reason=reason,
-            error=message,
-            worker=worker,
-        )
-        job.deciding[item.index] = item
-        self._journal.attempt_failed(job.job_id, item.index, item.attempt, reason, message)
-        self.send(
-            Role.SUPERVISOR,
-            DecideRecovery(
-                job_id=job.job_id,
-                index=item.index,
-                reason=reason,
-                message=message,
-                attempt=item.attempt,
-                reply_to=self.actor_ref,
-            ),
-        )
+    def _give_up(self, job_id: str, name: str, error: PixelmillError) -> None:
+        """A job that cannot be taken up ends aborted, and its listener hears so."""
+        self.actor_log.error("job.unrecoverable", job_id=job_id, reason=error.reason,
+                             error=str(error))
+        summary = JobFinished(job_id=job_id, name=name, status=JobStatus.ABORTED,
+                              counts=JobCounts(), reason=error.reason,
+                              message=f"could not be taken up again: {error}")
+        self._journal.job_finished(summary)
+        if self._listener is not None:
+            self.reply(self._listener, summary)
 
-    def _decided(self, decision: Retry | Degrade | Skip | Fail | AbortJob) -> None:
-        job = self._jobs.get(decision.job_id)
-        item = job.deciding.pop(decision.index, None) if job else None
-        if job is None or item is None:
-            return
-        match decision:
-            case Retry(after_s=after_s) if job.stopping is None:
-                item.attempt += 1
-                job.retrying[item.index] = item
-                self.actor_log.info(
-                    "item.retry", job_id=job.job_id, item=str(item.input.path),
-                    attempt=item.attempt, after_s=round(after_s, 3),
-                )
-                self.actor_timer.tell_later(
-                    after_s, self.actor_ref, RetryDue(job_id=job.job_id, index=item.index)
-                )
-            case Degrade(reduce=reduce) if job.stopping is None:
-                item.attempt += 1
-                item.reduce = reduce
-                self.actor_log.info(
-                    "item.degraded", job_id=job.job_id, item=str(item.input.path),
-                    attempt=item.attempt, reduce=reduce,
-                )
-                job.ready.appendleft(item)
-            case Retry() | Degrade():
-                self._finish_stopped(job, item)
-            case Skip(reason=reason, message=text):
-                self._finish_item(job, item, ItemStatus.SKIPPED, reason=reason, message=text)
-            case Fail(reason=reason, message=text):
-                self._finish_item(job, item, ItemStatus.FAILED, reason=reason, message=text)
-            case AbortJob(reason=reason, message=text):
-                self._finish_item(job, item, ItemStatus.FAILED, reason=reason, message=text)
-                self._stop_job(job, JobStatus.ABORTED, reason, text)
-
-    def _retry_due(self, job_id: str, index: int) -> None:
+    def _event(self, job_id: str, event: Any) -> None:
         job = self._jobs.get(job_id)
-        item = job.retrying.pop(index, None) if job else None
-        if job is not None and item is not None:
-            if job.stopping is None:
-                job.ready.appendleft(item)
-            else:
-                self._finish_stopped(job, item)
+        if job is not None:
+            self._carry_out(job, job.handle(event))
 
-    def _replay_more(self, job: Job) -> None:
-        """Send the next batch of an earlier run's records to the Exporter."""
-        assert job.replay is not None
-        batch = tuple(itertools.islice(job.replay, _REPLAY_BATCH))
-        if not batch:
-            job.replay = None
+    def _carry_out(self, job: Job, effects: list[Effect]) -> None:
+        """Do what the job asked, feeding it the answers of its reads and probes."""
+        while effects:
+            reads: list[ReadInputs] = []
+            probes: list[ProbeHeader] = []
+            for effect in effects:
+                match effect:
+                    case Send(to=to, message=message):
+                        if to == LISTENER:
+                            self.reply(job.listener, message)
+                        else:
+                            self.send(to, message)
+                    case RecordItem(row=row):
+                        self._journal.record_item(row)
+                    case RecordRun(row=run):
+                        self._journal.record_run(run)
+                    case Log(level=level, event=event, fields=fields):
+                        getattr(self.actor_log, level)(event, **fields)
+                    case Later(after_s=after_s, message=message):
+                        self.actor_timer.tell_later(after_s, self.actor_ref, message)
+                    case ReadInputs():
+                        reads.append(effect)
+                    case ProbeHeader():
+                        probes.append(effect)
+                    case Replay(indices=indices):
+                        self._replays[job.job_id] = self._journal.replay(job.job_id, indices)
+                        self._replay_more(job.job_id)
+                    case RecordFinish(summary=summary):
+                        self._journal.job_finished(summary)
+            effects = []
+            for read in reads:
+                effects += job.handle(self._read(job.job_id, read.count))
+            if probes:
+                effects += job.handle(HeadersProbed(tuple(self._probe(p) for p in probes)))
+        if job.finished is not None:
+            self._jobs.pop(job.job_id, None)
+            self._inputs.pop(job.job_id, None)
+            self._replays.pop(job.job_id, None)
+
+    def _read(self, job_id: str, count: int | None) -> InputsRead:
+        inputs = self._inputs[job_id]
+        taken = tuple(inputs if count is None else itertools.islice(inputs, count))
+        return InputsRead(taken, end=count is None or len(taken) < count)
+
+    @staticmethod
+    def _probe(request: ProbeHeader) -> HeaderProbed:
+        try:
+            return HeaderProbed(request.index, probe(request.path))
+        except PixelmillError as exc:
+            # The header alone shows the input is bad: no need to use a worker.
+            return HeaderProbed(request.index, None, exc.reason, str(exc))
+        except Exception as exc:  # a decoder's bug must fail its item, not this actor
+            error = InternalError(f"{request.path}: {type(exc).__name__}: {exc}")
+            return HeaderProbed(request.index, None, error.reason, str(error))
+
+    def _replay_more(self, job_id: str) -> None:
+        """Send the next batch of a replay; tell the job when there is none left."""
+        records = self._replays.get(job_id)
+        if records is None:
             return
-        self.send(
-            Role.EXPORTER,
-            ExportRecords(job_id=job.job_id, records=batch, reply_to=self.actor_ref),
-        )
+        batch = tuple(itertools.islice(records, _REPLAY_BATCH))
+        if batch:
+            self.send(Role.EXPORTER,
+                      ExportRecords(job_id=job_id, records=batch, reply_to=self.actor_ref))
+        else:
+            del self._replays[job_id]
+            self._event(job_id, ReplayDone())
+
+    def _flush(self) -> None:
+        self._journal.flush()
+        if next(self._ticks) % round(HEARTBEAT_EVERY_S / _FLUSH_EVERY_S) == 0 and self._jobs:
+            self._journal.heartbeat(list(self._jobs))
+        self.actor_timer.tell_later(_FLUSH_EVERY_S, self.actor_ref, _Flush())
 
     def _journal_failed(self, job_id: str, error: PixelmillError) -> None:
         self.actor_log.error("journal.failed", job_id=job_id, reason=error.reason, error=str(error))
-        targets = [self._jobs[job_id]] if job_id in self._jobs else list(self._jobs.values())
-        for job in targets:
-            self._stop_job(job, JobStatus.ABORTED, error.reason, f"the job store failed: {error}")
+        stop = StopJob(JobStatus.ABORTED, error.reason, f"the job store failed: {error}")
+        for each in [job_id] if job_id in self._jobs else list(self._jobs):
+            self._event(each, stop)
 
-    # -- recovery of peers ------------------------------------------------
+    # -- recovery of peers ------------------------------------------------------
 
-    def on_peer_restarted(self, role: str) -> None:
-        """Re-send what a replaced peer held, so no item is lost (runs in this thread).
-
-        Called before the messages held for the peer while it was down are
-        delivered, so a re-opened export comes before its held rows.
-        """
-        for job in self._jobs.values():
-            if role == Role.PROCESSOR_POOL:
-                self._redispatch(job)
-            elif role == Role.RESOURCE_MANAGER:
-                # So that the new ResourceManager's budget counts what really runs.
-                self._rerequest(job)
-            elif role == Role.EXPORTER and not job.closing:
-                self._open_export(job, resume=True)
+    def on_peer_restarted(self, role: str, held: list[Any]) -> list[Any]:
+        """Each job gives the replaced peer again all it had given it (runs in this
+        thread); what was held for the peer while it was down is then not needed."""
+        for job_id in list(self._jobs):
+            self._event(job_id, PeerRestarted(role))
+        return [] if role in _REGIVEN else held

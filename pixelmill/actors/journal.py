@@ -1,23 +1,33 @@
-"""The JobManager's record of its jobs in the durable store, and back again for a resume."""
+"""The JobManager's record of its jobs in the durable store, and back again.
+
+The store is the truth: what the JobManager's jobs need to go on after it
+dies (each item's state and attempts, how each job was asked for) is written
+here, so a fresh JobManager takes them up where they were.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.errors import PixelmillError
 from pixelmill.imaging.pipeline import Pipeline
 from pixelmill.imaging.steps import Step
-from pixelmill.messages import ItemStatus, JobOrder, Priority
-from pixelmill.store import RESUME_SKIPS, JobStore
+from pixelmill.messages import JobOrder, JobStatus, Priority
+from pixelmill.store import JobStore
 
 if TYPE_CHECKING:
-    from pixelmill.messages import ItemFinished, JobFinished
+    from collections.abc import Callable, Iterator
+
+    from pixelmill.messages import JobFinished
+    from pixelmill.store import ItemRow, JobRow, Owner, RunRow
 
 __all__ = ["Journal", "order_from_spec", "order_to_spec"]
+
+_COALESCE_MAX = 512
+"""Item states held back at most, before they are written anyway."""
 
 
 def order_to_spec(order: JobOrder) -> dict[str, Any]:
@@ -59,46 +69,102 @@ def order_from_spec(spec: dict[str, Any], *, job_id: str) -> JobOrder:
     )
 
 
-def _result_data(item: ItemFinished) -> dict[str, Any] | None:
-    result = item.result
-    if result is None:
-        return None
-    return {
-        "width": result.width,
-        "height": result.height,
-        "source": dict(result.source),
-        "analyses": dict(result.analyses),
-    }
-
-
 class Journal:
-    """Writes jobs, attempts and outcomes to the store; a no-op without a store.
+    """Writes the Jobs' records to the store, each item's latest state once; a no-op
+    without a store.
 
-    Everything runs in the JobManager's thread (sqlite3 connections belong
-    to the thread that opened them). A store error never escapes: it is
-    handed to `on_error` with the job it concerns, and the JobManager aborts
-    that job, since every later write would fail alike.
+    An item changes state several times a second on a busy job; only its
+    latest state at each flush is written (at most `_COALESCE_MAX` wait),
+    so the store costs about one row per item. Everything runs in the
+    JobManager's thread (sqlite3 connections belong to the thread that opened
+    them). A store error never escapes: it is handed to `on_error` with the
+    job it concerns ("" for all), and the JobManager aborts those jobs.
     """
 
-    def __init__(self, path: Path | None, on_error: Callable[[str, PixelmillError], None]) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        owner: Owner,
+        on_error: Callable[[str, PixelmillError], None],
+    ) -> None:
         self._path = path
+        self._owner = owner
         self._on_error = on_error
         self._store: JobStore | None = None
+        self._items: dict[tuple[str, int], ItemRow] = {}
+        self._runs: dict[tuple[str, int, int], RunRow] = {}
 
     def open(self) -> None:
         if self._path is not None:
             self._store = JobStore(self._path)
 
-    def close(self, unfinished: list[str]) -> None:
-        """Mark the jobs still running as interrupted, so they can be resumed; close."""
+    def close(self, interrupted: list[str]) -> None:
+        """Write what waits, mark `interrupted` jobs so (resumable), and close."""
         if self._store is None:
             return
+        self.flush()
         with contextlib.suppress(PixelmillError):
-            for job_id in unfinished:
+            for job_id in interrupted:
                 self._store.mark_interrupted(job_id)
         with contextlib.suppress(PixelmillError):
             self._store.close()
         self._store = None
+
+    # -- writes ---------------------------------------------------------------
+
+    def job_started(self, order: JobOrder) -> None:
+        self._write(order.job_id, lambda store: store.record_job(
+            order.job_id, name=order.name, priority=int(order.priority),
+            spec=order_to_spec(order), created_at=time.time(), owner=self._owner,
+        ))
+
+    def claim(self, job_id: str) -> JobRow | None:
+        """Take a recorded job over for this runtime (None without a store).
+
+        Raises:
+            BusyJobError: another live process runs it.
+        """
+        if self._store is None:
+            return None
+        self.flush()
+        return self._store.claim(job_id, self._owner)
+
+    def record_item(self, row: ItemRow) -> None:
+        self._items[row.job_id, row.index] = row
+        if len(self._items) >= _COALESCE_MAX:
+            self.flush()
+
+    def record_run(self, row: RunRow) -> None:
+        self._runs[row.job_id, row.index, row.run] = row
+
+    def job_finished(self, summary: JobFinished) -> None:
+        self.flush()
+        self._write(summary.job_id, lambda store: store.finish_job(
+            summary.job_id, status=summary.status.value, reason=summary.reason,
+            message=summary.message, counts=summary.counts.as_dict(),
+            finished_at=summary.started_at + summary.duration_s,
+        ))
+
+    def heartbeat(self, job_ids: list[str]) -> None:
+        self._write("", lambda store: store.heartbeat(job_ids))
+
+    def flush(self) -> None:
+        """Write every state held back, and commit."""
+        if self._store is None:
+            self._items.clear()
+            self._runs.clear()
+            return
+        items, self._items = list(self._items.values()), {}
+        runs, self._runs = list(self._runs.values()), {}
+
+        def write(store: JobStore) -> None:
+            for row in items:
+                store.record_item(row)
+            for run in runs:
+                store.record_run(run)
+            store.flush()
+
+        self._write("", write)
 
     def _write(self, job_id: str, write: Callable[[JobStore], None]) -> None:
         if self._store is None:
@@ -108,50 +174,35 @@ class Journal:
         except PixelmillError as exc:
             self._on_error(job_id, exc)
 
-    def job_started(self, order: JobOrder) -> None:
-        self._write(order.job_id, lambda store: store.record_job(
-            order.job_id, name=order.name, priority=int(order.priority),
-            spec=order_to_spec(order), created_at=time.time(),
-        ))
+    # -- reads ----------------------------------------------------------------
 
-    def item_finished(self, item: ItemFinished) -> None:
-        outputs = item.result.outputs if item.result is not None else ()
-        self._write(item.job_id, lambda store: store.record_outcome(
-            item.job_id, item.index, path=item.path, status=item.status.value,
-            reason=item.reason, message=item.message, attempts=item.attempts,
-            duration_ms=item.duration_ms, outputs=outputs, result=_result_data(item),
-        ))
-
-    def attempt_failed(self, job_id: str, index: int, attempt: int, reason: str, text: str) -> None:
-        self._write(job_id, lambda store: store.record_attempt(
-            job_id, index, attempt, reason=reason, message=text
-        ))
-
-    def job_finished(self, summary: JobFinished) -> None:
-        self._write(summary.job_id, lambda store: store.finish_job(
-            summary.job_id, status=summary.status.value, reason=summary.reason,
-            message=summary.message, counts=summary.counts.as_dict(),
-            finished_at=summary.started_at + summary.duration_s,
-        ))
-
-    def flush(self) -> None:
-        self._write("", lambda store: store.flush())
-
-    def prior(self, job_id: str) -> dict[str, ItemStatus]:
-        """Items a resume must not redo (done, failed, skipped), by path."""
+    def owned_jobs(self) -> list[JobRow]:
+        """The running jobs of this runtime, as an earlier JobManager of it left them."""
         if self._store is None:
-            return {}
-        return {
-            row.path: row.status
-            for row in self._store.items(job_id)
-            if row.status.value in RESUME_SKIPS
-        }
+            return []
+        return [
+            row for row in self._store.jobs()
+            if row.status == JobStatus.RUNNING and row.owner is not None
+            and row.owner.token == self._owner.token
+        ]
 
-    def replay(self, job_id: str) -> Iterator[dict[str, Any]]:
-        """The full records of those items, streamed from a reader of their own."""
+    def priors(self, job_id: str) -> list[ItemRow]:
+        """Every item recorded for the job, as its earlier runs left it."""
+        if self._store is None:
+            return []
+        return list(self._store.items(job_id))
+
+    def replay(self, job_id: str, indices: frozenset[int]) -> Iterator[dict[str, Any]]:
+        """The records of those final items, streamed from a reader of their own.
+
+        Whatever waits is written first, so the reader sees every one of them.
+        """
+        self.flush()
         if self._path is None:
-            return
-        with JobStore(self._path, readonly=True) as reader:
-            for record in reader.outcome_records(job_id):
-                if record["status"] in RESUME_SKIPS:
-                    yield record
+            return iter(())
+        return _stream_records(self._path, job_id, indices)
+
+
+def _stream_records(path: Path, job_id: str, indices: frozenset[int]) -> Iterator[dict[str, Any]]:
+    with JobStore(path, readonly=True) as reader:
+        yield from reader.outcome_records(job_id, indices)

@@ -73,7 +73,9 @@ class Monitor(Actor):
     """Samples at `interval_s`, keeps the last `history` samples, publishes crossings.
 
     Sampling is driven by the runtime's Timer, never by sleeping in the
-    actor, so the Monitor always answers `GetMetrics` promptly. Threshold
+    actor, so the Monitor always answers `GetMetrics` promptly. A Monitor that
+    replaces a dead one starts with no history and no subscriber: the
+    subscribers and the JobManager (for the disks it watches) send theirs again. Threshold
     events go to every subscriber and to the ResourceManager, which shrinks
     its budget under memory pressure; the Monitor never acts on them itself.
     """
@@ -96,6 +98,8 @@ class Monitor(Actor):
         self._watch = ThresholdWatch(thresholds)
         self._directories: list[str] = []
         self._subscribers: list[tuple[pykka.ActorRef[Any], bool]] = []
+        self._pressure: ThresholdCrossed | None = None
+        """The memory crossing the ResourceManager acts on, while it is not cleared."""
 
     def on_start(self) -> None:
         """Takes the first sample in the Monitor's thread and schedules the next."""
@@ -124,6 +128,13 @@ class Monitor(Actor):
                 return super().handle(message)
         return None
 
+    def on_peer_restarted(self, role: str, held: list[Any]) -> list[Any]:
+        # A new ResourceManager starts with its whole budget: tell it of the
+        # pressure it must still shrink for.
+        if role == Role.RESOURCE_MANAGER and self._pressure is not None and not held:
+            return [self._pressure]
+        return held
+
     def _take_sample(self) -> None:
         sample = self._sampler(tuple(self._directories))
         self._history.append(sample)
@@ -136,6 +147,7 @@ class Monitor(Actor):
                 name=event.name, value=round(event.value, 1), threshold=event.level,
             )
             if event.name == "memory":
+                self._pressure = event if isinstance(event, ThresholdCrossed) else None
                 self.send(Role.RESOURCE_MANAGER, event)
         for ref, samples in list(self._subscribers):
             for message in ([sample] if samples else []) + events:

@@ -20,6 +20,7 @@ from pixelmill.actors.worker import WorkerSettings
 from pixelmill.messages import (
     AbandonJob,
     BatchDone,
+    BatchItem,
     ItemDone,
     ItemFailed,
     Process,
@@ -309,14 +310,12 @@ class Processor(Actor):
                 answer = BatchDone(
                     job_id=request.job_id,
                     outcomes=tuple(
-                        _item_answer(request.job_id, item.index, item.attempt, result, self._index)
+                        _item_answer(request.job_id, item, result, self._index)
                         for item, result in zip(request.items, outcome, strict=True)
                     ),
                 )
             else:
-                answer = _item_answer(
-                    request.job_id, request.index, request.attempt, outcome, self._index
-                )
+                answer = _item_answer(request.job_id, request, outcome, self._index)
             self._finish(request, answer)
             if self._held and self._held[0].work.job_id in self._abandoned:
                 self._kill_for(self._held[0].token, "abandon")
@@ -361,9 +360,10 @@ class Processor(Actor):
 
 
 def _item_answer(
-    job_id: str, index: int, attempt: int, outcome: Any, worker_index: int
+    job_id: str, item: Process | BatchItem, outcome: Any, worker_index: int
 ) -> ItemDone | ItemFailed:
-    key = {"job_id": job_id, "index": index, "attempt": attempt, "worker": worker_index}
+    key = {"job_id": job_id, "index": item.index, "attempt": item.attempt, "run": item.run,
+           "worker": worker_index}
     if isinstance(outcome, worker.WorkerFailure):
         return ItemFailed(**key, reason=outcome.reason, message=outcome.message)
     return ItemDone(**key, result=outcome)
@@ -371,15 +371,11 @@ def _item_answer(
 
 def failed_all(request: Work, worker_index: int, reason: str, what: str) -> Any:
     """The answer to `request` when none of its items has an outcome of its own."""
-    entries = (
-        [(item.index, item.attempt, item.path) for item in request.items]
-        if isinstance(request, ProcessBatch)
-        else [(request.index, request.attempt, request.path)]
-    )
+    entries = request.items if isinstance(request, ProcessBatch) else (request,)
     failed = tuple(
-        ItemFailed(job_id=request.job_id, index=index, attempt=attempt, reason=reason,
-                   message=f"{path}: {what}", worker=worker_index)
-        for index, attempt, path in entries
+        ItemFailed(job_id=request.job_id, index=item.index, attempt=item.attempt, run=item.run,
+                   reason=reason, message=f"{item.path}: {what}", worker=worker_index)
+        for item in entries
     )
     if isinstance(request, ProcessBatch):
         return BatchDone(job_id=request.job_id, outcomes=failed)

@@ -24,7 +24,9 @@ class ProcessorPool(Actor):
 
     It supervises its Processors: one that dies (the actor, not its worker
     process) is replaced at once and all the work it held, queued or running,
-    is answered `ItemFailed(worker.crashed)`, so none is lost.
+    is answered `ItemFailed(worker.crashed)`, so none is lost. A ProcessorPool
+    that dies takes its Processors and their workers with it; the JobManager
+    then dispatches again to the new one what was running.
     """
 
     actor_role = Role.PROCESSOR_POOL
@@ -80,6 +82,16 @@ class ProcessorPool(Actor):
             case _:
                 return super().handle(message)
         return None
+
+    def on_peer_restarted(self, role: str, held: list[Any]) -> list[Any]:
+        if role == Role.JOB_MANAGER:
+            # Work queued for a JobManager that died would be answered to nobody:
+            # the new one dispatches again what its jobs still need.
+            alive = deque(work for work in self._queue if work.reply_to.is_alive())
+            if len(alive) < len(self._queue):
+                self.actor_log.info("work.orphans_dropped", work=len(self._queue) - len(alive))
+            self._queue = alive
+        return held
 
     def _start_processor(self, index: int) -> pykka.ActorRef[Any]:
         return Processor.start(

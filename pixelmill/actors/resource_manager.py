@@ -28,6 +28,8 @@ __all__ = ["ResourceManager"]
 class _Held:
     memory_mb: int
     cpu_slots: int
+    owner: Any
+    """Who asked for it: the ref its grant went to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,11 @@ class ResourceManager(Actor):
     budget shrinks to `pressure_fraction` of its size; held leases are never
     revoked, but nothing more is granted until they fit the smaller budget.
     The budget is restored when the pressure clears.
+
+    When the JobManager is replaced, the leases of the one that died (held or
+    queued) are dropped: the new one asks again for what its jobs still need.
+    When the Monitor is replaced, the budget is restored (the new Monitor
+    reports the pressure again if it persists).
     """
 
     actor_role = Role.RESOURCE_MANAGER
@@ -103,6 +110,22 @@ class ResourceManager(Actor):
         self._grant_queued()
         return None
 
+    def on_peer_restarted(self, role: str, held: list[Any]) -> list[Any]:
+        if role == Role.JOB_MANAGER:
+            dead = [lease for lease, h in self._held.items() if not _alive(h.owner)]
+            dead += [lease for lease, q in self._queue.items() if not _alive(q.request.reply_to)]
+            for lease_id in dead:
+                self._held.pop(lease_id, None)
+                self._queue.pop(lease_id, None)
+            if dead:
+                self.actor_log.warning("lease.orphans_dropped", leases=len(dead))
+            self._grant_queued()
+        elif role == Role.MONITOR and self._memory_mb != self._base_memory_mb:
+            self._memory_mb = self._base_memory_mb
+            self.actor_log.info("budget.restored", memory_mb=self._memory_mb)
+            self._grant_queued()
+        return held
+
     def _enqueue(self, request: RequestLease) -> None:
         if request.lease_id in self._held or request.lease_id in self._queue:
             self.actor_log.warning("lease.duplicate", lease_id=request.lease_id)
@@ -141,6 +164,7 @@ class ResourceManager(Actor):
         return _Held(
             memory_mb=min(max(0, request.memory_mb), self._memory_mb),
             cpu_slots=min(max(0, request.cpu_slots), self._cpu_slots),
+            owner=request.reply_to,
         )
 
     def _used(self) -> tuple[int, int]:
@@ -166,3 +190,7 @@ class ResourceManager(Actor):
             leases=len(self._held),
             queued=len(self._queue),
         )
+
+
+def _alive(ref: Any) -> bool:
+    return isinstance(ref, pykka.ActorRef) and ref.is_alive()

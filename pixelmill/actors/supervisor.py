@@ -22,13 +22,16 @@ from pixelmill.messages import (
     Retry,
     RuntimeBroken,
     Skip,
+    SupervisorExited,
     Watch,
 )
 
-__all__ = ["ActorFactory", "Supervisor"]
+__all__ = ["GUARDIAN", "ActorFactory", "Supervisor"]
 
 ActorFactory = Callable[[ActorContext], pykka.ActorRef[Any]]
 """Starts one actor of a role, given the context with the current peers."""
+GUARDIAN = "guardian"
+"""The peer that supervises the Supervisor (see `Guardian`)."""
 
 
 class Supervisor(Actor):
@@ -39,6 +42,13 @@ class Supervisor(Actor):
     in `on_stop`. A child that dies is replaced one-for-one under the same
     role; more than `max_restarts` deaths within `restart_window_s` break the
     runtime instead, and every watcher hears `RuntimeBroken`.
+
+    Its own supervisor is the Runtime's `Guardian`. When the Supervisor dies,
+    it hands what it knew (its children, watchers and recent restarts) to the
+    Guardian, which starts a new one with `adopt`: the new Supervisor keeps
+    the children that live, replaces those that died meanwhile (their deaths
+    were told to nobody), and tells every child its new ref. What it loses is
+    the count of each job's early failures (`SystemicWatch`), which restarts.
     """
 
     actor_role = Role.SUPERVISOR
@@ -51,23 +61,51 @@ class Supervisor(Actor):
         policy: RecoveryPolicy,
         max_restarts: int = 5,
         restart_window_s: float = 60.0,
+        adopt: SupervisorExited | None = None,
     ) -> None:
-        super().__init__(context)
+        super().__init__(context, supervisor_role=GUARDIAN)
         self._context = context
         self._factories = dict(factories)
         self._policy = policy
         self._systemic = SystemicWatch(policy)
         self._max_restarts = max_restarts
         self._restart_window_s = restart_window_s
-        self._restarts: deque[float] = deque()
-        self._watchers: list[pykka.ActorRef[Any]] = []
+        self._restarts: deque[float] = deque(adopt.restarts if adopt else ())
+        self._watchers: list[pykka.ActorRef[Any]] = list(adopt.watchers if adopt else ())
         self._broken: RuntimeBroken | None = None
+        self._adopt = adopt
 
     def on_start(self) -> None:
         """Runs in the Supervisor's thread; a child failing to start fails the Runtime."""
         self.actor_peers[Role.SUPERVISOR] = self.actor_ref
+        if self._adopt is None:
+            for role in self._factories:
+                self.actor_peers[role] = self._start(role)
+            return
+        adopted, self._adopt = self._adopt, None
+        self.actor_peers.update(adopted.peers)
+        restarted = ActorRestarted(role=Role.SUPERVISOR, ref=self.actor_ref)
         for role in self._factories:
-            self.actor_peers[role] = self._start(role)
+            ref = self.actor_peers.get(role)
+            if ref is None or not ref.is_alive():
+                self._restart(ChildActorExited(
+                    role=role, actor_urn=ref.actor_urn if ref else "", reason="actor.crashed",
+                    message="died while its Supervisor was being replaced",
+                ))
+            else:
+                self.reply(ref, restarted)
+        self.actor_log.warning("supervisor.adopted", roles=sorted(adopted.peers))
+
+    def on_failure(self, *exc_info: Any) -> None:
+        # Hand over what this Supervisor knew: the Guardian starts the next one with it.
+        self.actor_log.error("actor.crashed", reason="actor.crashed", error=repr(exc_info[1]))
+        guardian = self.actor_peers.get(GUARDIAN)
+        if guardian is not None:
+            children = {r: ref for r, ref in self.actor_peers.items() if r in self._factories}
+            self.reply(guardian, SupervisorExited(
+                peers=children, watchers=tuple(self._watchers),
+                restarts=tuple(self._restarts), message=repr(exc_info[1]),
+            ))
 
     def on_stop(self) -> None:
         """Stops the children, last started first, each after its inbox drains."""
@@ -108,7 +146,7 @@ class Supervisor(Actor):
                 f"{self._policy.systemic_window} items failed with {request.reason}; "
                 f"the last: {request.message}"
             )
-        key = {"job_id": request.job_id, "index": request.index}
+        key = {"job_id": request.job_id, "index": request.index, "attempt": request.attempt}
         answer: Any
         match strategy:
             case Strategy.RETRY:
@@ -135,6 +173,9 @@ class Supervisor(Actor):
     def _restart(self, exited: ChildActorExited) -> None:
         if exited.role not in self._factories or self._broken is not None:
             return
+        current = self.actor_peers.get(exited.role)
+        if current is not None and current.actor_urn != exited.actor_urn and current.is_alive():
+            return  # an actor already replaced, reporting twice
         now = time.monotonic()
         while self._restarts and now - self._restarts[0] > self._restart_window_s:
             self._restarts.popleft()
@@ -159,7 +200,8 @@ class Supervisor(Actor):
 
     def _start(self, role: str) -> pykka.ActorRef[Any]:
         context = ActorContext(
-            log=self._context.log, timer=self._context.timer, peers=dict(self.actor_peers)
+            log=self._context.log, timer=self._context.timer, peers=dict(self.actor_peers),
+            faults=self._context.faults,
         )
         return self._factories[role](context)
 

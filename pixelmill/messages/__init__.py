@@ -15,8 +15,8 @@ from pixelmill.messages.export import (
     RecordsExported,
 )
 from pixelmill.messages.jobs import (
+    FINAL_STATUSES,
     CancelJob,
-    GetProgress,
     ItemFinished,
     ItemStatus,
     JobAccepted,
@@ -24,6 +24,7 @@ from pixelmill.messages.jobs import (
     JobFinished,
     JobOrder,
     JobProgress,
+    JobRefused,
     JobStatus,
     Priority,
     SubmitJob,
@@ -54,9 +55,11 @@ from pixelmill.messages.supervision import (
     Degrade,
     Fail,
     GetActor,
+    InjectCrash,
     Retry,
     RuntimeBroken,
     Skip,
+    SupervisorExited,
     Watch,
 )
 from pixelmill.messages.work import (
@@ -71,6 +74,7 @@ from pixelmill.messages.work import (
 )
 
 __all__ = [
+    "FINAL_STATUSES",
     "AbandonJob",
     "AbortJob",
     "ActorRestarted",
@@ -91,7 +95,7 @@ __all__ = [
     "GetActor",
     "GetBudget",
     "GetMetrics",
-    "GetProgress",
+    "InjectCrash",
     "ItemDone",
     "ItemFailed",
     "ItemFinished",
@@ -101,6 +105,7 @@ __all__ = [
     "JobFinished",
     "JobOrder",
     "JobProgress",
+    "JobRefused",
     "JobStatus",
     "LeaseGranted",
     "Metrics",
@@ -119,6 +124,7 @@ __all__ = [
     "Skip",
     "SubmitJob",
     "Subscribe",
+    "SupervisorExited",
     "ThresholdCleared",
     "ThresholdCrossed",
     "Watch",

@@ -27,13 +27,18 @@ __all__ = [
 
 @message
 class OpenExport:
-    """Start a job's export files; the analyses fix the CSV columns."""
+    """Start a job's export files afresh; the analyses fix the CSV columns.
+
+    An export of the job already open is dropped and started again: the
+    JobManager then sends again every record the export must hold (after an
+    actor restart, or a resume), so no row is lost or doubled.
+    """
 
     job_id: str
     export_dir: Path
     analyses: tuple[Step, ...]
-    resume: bool = False
-    """Append to the partial files already there (after an Exporter restart)."""
+    output_dir: Path | None = None
+    """Where the job's outputs go: pixelmill's own leftovers there are removed too."""
     charts: bool = False
     """Also draw each done item's RGB histogram as `charts/<index>-<name>.png`."""
     reply_to: ActorRef[Any] | None = None

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from pixelmill.imaging.pipeline import ItemResult, Pipeline
 
 __all__ = [
+    "FINAL_STATUSES",
     "CancelJob",
-    "GetProgress",
     "ItemFinished",
     "ItemStatus",
     "JobAccepted",
@@ -24,6 +24,7 @@ __all__ = [
     "JobFinished",
     "JobOrder",
     "JobProgress",
+    "JobRefused",
     "JobStatus",
     "Priority",
     "SubmitJob",
@@ -40,19 +41,39 @@ class Priority(enum.IntEnum):
 
 
 class ItemStatus(enum.StrEnum):
-    """Where an item stands; every item ends in exactly one terminal status.
+    """Where an item stands; every item ends in exactly one of the four final statuses.
 
-    `done`: processed, outputs written. `failed`: tried and given up on
-    (retries exhausted, a worker bug, the output side broke). `skipped`: not
-    processed on purpose (a bad input, or its job was aborted before it ran).
-    `cancelled`: its job was cancelled before it ran.
+    On its way: `queued` (found, waiting for its header to be read and for its
+    turn), `probing` (its header is being read), `leasing` (waiting for memory
+    and a CPU slot), `running` (in a worker), `deciding` (it failed; the
+    Supervisor decides what next), `retrying` (waiting out a retry's backoff).
+
+    At its end: `done` (processed, outputs written); `failed` (tried and given
+    up on: retries exhausted, a worker bug, the output side broke); `skipped`
+    (not processed on purpose: a bad input, a file gone, or its job was aborted
+    before it ran); `cancelled` (its job was cancelled before it ran).
     """
 
-    PENDING = "pending"
+    QUEUED = "queued"
+    PROBING = "probing"
+    LEASING = "leasing"
+    RUNNING = "running"
+    DECIDING = "deciding"
+    RETRYING = "retrying"
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        """True for the four statuses an item ends in."""
+        return self in _FINAL
+
+
+FINAL_STATUSES = (ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED, ItemStatus.CANCELLED)
+"""The statuses an item ends in, in the order counts and tables list them."""
+_FINAL = frozenset(FINAL_STATUSES)
 
 
 class JobStatus(enum.StrEnum):
@@ -93,7 +114,8 @@ class SubmitJob:
     listener: ActorRef[Any] | None = None
     """Receives `ItemFinished`, `JobProgress` and `JobFinished` for this job."""
     resume: bool = False
-    """Run a stored job again: items it finished are not redone, only re-exported."""
+    """Run a stored job again: items it finished are not redone, only re-exported.
+    Answered `JobRefused` when another live process runs it."""
     reply_to: ActorRef[Any] | None = None
 
 
@@ -105,6 +127,16 @@ class JobAccepted:
 
 
 @message
+class JobRefused:
+    """The job was not taken: `reason` says why (`job.busy`: another live process
+    runs it), `message` names what was wrong."""
+
+    job_id: str
+    reason: str
+    message: str
+
+
+@message
 class CancelJob:
     """Stop dispatching a job's items; items not yet started end `cancelled`."""
 
@@ -112,14 +144,6 @@ class CancelJob:
     abandon: bool = False
     """Also stop the items running now (their workers are replaced); they end
     `cancelled` too. Otherwise running items finish and keep their outcome."""
-
-
-@message
-class GetProgress:
-    """Ask for a job's `JobProgress`."""
-
-    job_id: str
-    reply_to: ActorRef[Any] | None = None
 
 
 @message

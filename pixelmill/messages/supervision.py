@@ -18,9 +18,11 @@ __all__ = [
     "Degrade",
     "Fail",
     "GetActor",
+    "InjectCrash",
     "Retry",
     "RuntimeBroken",
     "Skip",
+    "SupervisorExited",
     "Watch",
 ]
 
@@ -44,6 +46,8 @@ class Retry:
 
     job_id: str
     index: int
+    attempt: int
+    """The failed attempt this decides on, as `DecideRecovery` gave it."""
     after_s: float
 
 
@@ -53,6 +57,7 @@ class Degrade:
 
     job_id: str
     index: int
+    attempt: int
     reduce: int
     """1, 2, 4 or 8: the linear factor the decode shrinks by."""
 
@@ -63,6 +68,7 @@ class Skip:
 
     job_id: str
     index: int
+    attempt: int
     reason: str
     message: str
 
@@ -73,6 +79,7 @@ class Fail:
 
     job_id: str
     index: int
+    attempt: int
     reason: str
     message: str
 
@@ -83,6 +90,7 @@ class AbortJob:
 
     job_id: str
     index: int
+    attempt: int
     reason: str
     message: str
 
@@ -95,6 +103,24 @@ class ChildActorExited:
     actor_urn: str
     reason: str
     message: str
+
+
+@message
+class SupervisorExited:
+    """The Supervisor died of an exception: what it knew, for the one that replaces it
+    (sent by the dying Supervisor to the Runtime's guardian)."""
+
+    peers: dict[str, ActorRef[Any]]
+    """The refs of the actors it supervised, by role."""
+    watchers: tuple[ActorRef[Any], ...]
+    restarts: tuple[float, ...]
+    """When it restarted actors within its restart window (monotonic seconds)."""
+    message: str
+
+
+@message
+class InjectCrash:
+    """Raise `InjectedCrashError` on receipt: an actor dies here on purpose (drills, tests)."""
 
 
 @message

@@ -39,6 +39,10 @@ class Process:
     pipeline: Pipeline
     target: OutputTarget
     attempt: int = 1
+    """The attempt the recovery policy counts (a fault drill draws on it too)."""
+    run: int = 1
+    """Which start of the item this is, uncounted re-runs included; echoed in the
+    answer, so an answer to an earlier run is known as stale."""
     reduce: int = 1
     """Decode at 1/`reduce` scale: set when the Supervisor degrades a memory failure."""
     plugins: tuple[str, ...] = ()
@@ -54,6 +58,7 @@ class BatchItem:
     path: Path
     target: OutputTarget
     attempt: int = 1
+    run: int = 1
 
 
 @message
@@ -89,6 +94,7 @@ class ItemDone:
     job_id: str
     index: int
     attempt: int
+    run: int = 1
     result: ItemResult
     worker: int
     """Which Processor ran it."""
@@ -101,6 +107,7 @@ class ItemFailed:
     job_id: str
     index: int
     attempt: int
+    run: int = 1
     reason: str
     message: str
     worker: int

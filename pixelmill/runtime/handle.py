@@ -95,6 +95,8 @@ class JobHandle:
         self.name = name
         self.export_dir = export_dir
         self.events_dropped = 0
+        self.cancelled: bool | None = None
+        """None until `cancel` is called; then its `abandon`."""
         self._cancel = cancel
         self._on_event = on_event
         self._changed = threading.Condition()
@@ -157,6 +159,7 @@ class JobHandle:
         written, with the cancelled items marked `cancelled`.
         """
         if not self.done():
+            self.cancelled = abandon or bool(self.cancelled)
             self._cancel(self.job_id, abandon)
 
     def events(self, timeout: float | None = None) -> Iterator[JobEvent]:

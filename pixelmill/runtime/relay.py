@@ -6,14 +6,16 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.actors.base import Actor, ActorContext, Role
-from pixelmill.errors import BrokenWorkerError, PixelmillError
+from pixelmill.errors import BrokenRuntimeError, PixelmillError
 from pixelmill.messages import (
     ActorRestarted,
+    CancelJob,
     ItemFinished,
     JobFinished,
     JobProgress,
     RuntimeBroken,
     Sample,
+    Subscribe,
     ThresholdCleared,
     ThresholdCrossed,
 )
@@ -73,16 +75,22 @@ class HandleTable:
 class Relay(Actor):
     """Delivers job events to handles; fails them when the runtime breaks.
 
-    It is the façade's listener and the Supervisor's watcher. A JobManager
-    restart loses the jobs it ran (until the job store keeps them), so their
-    handles fail at once with `BrokenWorkerError` instead of hanging.
+    It is the façade's listener and the Supervisor's watcher. When the
+    JobManager is replaced, the new one takes its jobs up from the job store
+    and their events go on; the relay tells it again of the cancels the host
+    asked for. Without a job store the jobs are lost, and their handles fail
+    at once with `BrokenRuntimeError` instead of hanging. When the Monitor is
+    replaced, the relay subscribes again for the host's callbacks.
     """
 
     actor_role = "relay"
 
-    def __init__(self, context: ActorContext, *, handles: HandleTable) -> None:
+    def __init__(
+        self, context: ActorContext, *, handles: HandleTable, jobs_survive_restarts: bool = True
+    ) -> None:
         super().__init__(context)
         self._handles = handles
+        self._jobs_survive_restarts = jobs_survive_restarts
 
     def on_receive(self, message: Any) -> Any:
         # Restarts are news to pass on here, not peers to re-address.
@@ -95,14 +103,22 @@ class Relay(Actor):
             case JobFinished(job_id=job_id):
                 self._deliver(job_id, message)
                 self._handles.pop(job_id)
-            case ActorRestarted(role=Role.JOB_MANAGER):
-                self._handles.break_all(
-                    BrokenWorkerError("the JobManager crashed and was restarted; its jobs are lost")
-                )
+            case ActorRestarted(role=Role.JOB_MANAGER, ref=ref):
+                if not self._jobs_survive_restarts:
+                    self._handles.break_all(BrokenRuntimeError(
+                        "the JobManager crashed and was restarted; without a job store "
+                        "(journal off) its jobs are lost"
+                    ))
+                for handle in self._handles.open():
+                    if handle.cancelled is not None:
+                        ref.tell(CancelJob(job_id=handle.job_id, abandon=handle.cancelled))
+            case ActorRestarted(role=Role.MONITOR, ref=ref):
+                if self._handles.watchers:
+                    ref.tell(Subscribe(ref=self.actor_ref))
             case ActorRestarted():
                 pass
             case RuntimeBroken(message=text):
-                self._handles.break_all(BrokenWorkerError(f"the runtime broke: {text}"))
+                self._handles.break_all(BrokenRuntimeError(f"the runtime broke: {text}"))
             case Sample() | ThresholdCrossed() | ThresholdCleared():
                 for watcher in list(self._handles.watchers):
                     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import threading
 import time
@@ -13,6 +12,7 @@ import pykka
 
 from pixelmill.actors.base import ActorContext, Role
 from pixelmill.actors.exporter import Exporter
+from pixelmill.actors.guardian import Guardian
 from pixelmill.actors.job_manager import JobManager
 from pixelmill.actors.journal import order_from_spec
 from pixelmill.actors.monitor import Monitor
@@ -22,10 +22,12 @@ from pixelmill.actors.resource_manager import ResourceManager
 from pixelmill.actors.supervisor import Supervisor
 from pixelmill.actors.timer import Timer
 from pixelmill.errors import (
-    BrokenWorkerError,
+    BusyJobError,
     BusyRuntimeError,
     ClosedRuntimeError,
     ConfigError,
+    InjectedCrashError,
+    PixelmillError,
 )
 from pixelmill.imaging.save import translate_write_error
 from pixelmill.messages import (
@@ -34,11 +36,13 @@ from pixelmill.messages import (
     GetActor,
     GetBudget,
     GetMetrics,
+    JobRefused,
     JobStatus,
     Metrics,
     Sample,
     SubmitJob,
     Subscribe,
+    SupervisorExited,
     ThresholdCleared,
     ThresholdCrossed,
     Watch,
@@ -50,10 +54,10 @@ from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
 from pixelmill.runtime.logging import make_logger
 from pixelmill.runtime.relay import HandleTable, Relay
 from pixelmill.runtime.spec import JobSpec, new_job_id
-from pixelmill.store import STORE_FILE, JobRow, JobStore, state_dir
+from pixelmill.store import STORE_FILE, JobRow, JobStore, Owner, state_dir
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from pathlib import Path
     from types import TracebackType
 
@@ -62,15 +66,10 @@ if TYPE_CHECKING:
 __all__ = ["Runtime"]
 
 
-@contextlib.contextmanager
-def _map_actor_errors(what: str) -> Iterator[None]:
-    """Translate pykka's errors at the façade boundary (as httpx maps httpcore's)."""
-    try:
-        yield
-    except pykka.ActorDeadError as exc:
-        raise BrokenWorkerError(f"{what}: an actor of the runtime is dead") from exc
-    except pykka.Timeout as exc:
-        raise BrokenWorkerError(f"{what}: the runtime did not answer in time") from exc
+_RETRY_EVERY_S = 0.05
+"""How often the façade asks again an actor that died under its question."""
+_PASSING = (pykka.ActorDeadError, InjectedCrashError)
+"""What an ask may meet while an actor is being replaced: worth asking again."""
 
 
 class Runtime:
@@ -110,6 +109,11 @@ class Runtime:
             config, self._started_ray = join_ray(config, workers_given="workers" in overrides)
             self.config = config
         memory_mb = config.memory_mb or max(256, self._available_mb() // 2)
+        self.owner = Owner.of_this_process()
+        """Who this Runtime's jobs belong to in the job store: this process, this Runtime."""
+        context = ActorContext(log=self._log, timer=self._timer)
+        self._relay = Relay.start(context, handles=self._handles,
+                                  jobs_survive_restarts=self.store_path is not None)
         factories: dict[str, Any] = {
             # A CPU slot per piece of work a Processor holds: the running one
             # and the next, queued in its worker.
@@ -127,6 +131,8 @@ class Runtime:
             ),
             Role.JOB_MANAGER: functools.partial(
                 JobManager.start,
+                owner=self.owner,
+                listener=self._relay,
                 window=config.workers * 2,
                 admission_control=config.admission_control,
                 batch_max=config.batch_items,
@@ -135,21 +141,32 @@ class Runtime:
         }
         if not config.monitor_enabled:
             del factories[Role.MONITOR]
-        context = ActorContext(log=self._log, timer=self._timer)
-        try:
-            self._supervisor = Supervisor.start(
-                context,
+
+        def start_supervisor(
+            supervisor_context: ActorContext, adopt: SupervisorExited | None
+        ) -> pykka.ActorRef[Any]:
+            return Supervisor.start(
+                supervisor_context,
                 factories=factories,
                 policy=config.recovery,
                 max_restarts=config.max_restarts,
                 restart_window_s=config.restart_window_s,
+                adopt=adopt,
+            )
+
+        try:
+            self._guardian = Guardian.start(
+                ActorContext(log=self._log, timer=self._timer, faults=config.faults),
+                start_supervisor=start_supervisor,
+                max_restarts=config.max_restarts,
+                restart_window_s=config.restart_window_s,
             )
         except Exception:
+            self._relay.stop()
             self._timer.close()
             self._sink.close()
             raise
-        self._relay = Relay.start(context, handles=self._handles)
-        self._supervisor.tell(Watch(ref=self._relay))
+        self._guardian.tell(Watch(ref=self._relay))
         self._log.info("runtime.started", workers=config.workers, memory_mb=memory_mb)
 
     def _available_mb(self) -> int:
@@ -206,6 +223,8 @@ class Runtime:
 
         Raises:
             ConfigError: no such job, or it completed, or no job store is kept.
+            BusyJobError: another live process runs the job (a `ConfigError`
+                whose message names the process).
         """
         if self.store_path is None:
             raise ConfigError("journal: resuming needs the job store, which is off")
@@ -248,11 +267,14 @@ class Runtime:
                 break
         try:
             _make_dirs(order.output_dir, order.export_dir)
-            self._ask(
+            # Asked again after a JobManager restart, the same order is taken once.
+            answer = self._ask(
                 Role.JOB_MANAGER,
                 SubmitJob(order=order, listener=self._relay, resume=resume),
                 "submit",
             )
+            if isinstance(answer, JobRefused):
+                raise BusyJobError(answer.message)
         except BaseException:
             self._handles.pop(job_id)
             raise
@@ -310,9 +332,8 @@ class Runtime:
             raise ConfigError("monitor_enabled: subscribing needs the Monitor, which is off")
         first = not self._handles.watchers
         self._handles.watchers.append(callback)
-        if first:
-            with _map_actor_errors("subscribe"):
-                self._actor(Role.MONITOR).tell(Subscribe(ref=self._relay))
+        if first:  # and again, by the relay, whenever the Monitor is replaced
+            self._tell(Role.MONITOR, Subscribe(ref=self._relay), "subscribe")
 
     def budget(self) -> Budget:
         """The ResourceManager's budget: memory and CPU slots, held and free."""
@@ -337,13 +358,16 @@ class Runtime:
                 return
             self._closed = True
         handles = self._handles.open()
-        if not drain:
-            for handle in handles:
-                handle.cancel()
         for handle in handles:
-            with contextlib.suppress(TimeoutError, Exception):
+            try:
+                if not drain:
+                    handle.cancel()
                 handle.wait(timeout)
-        self._supervisor.stop(block=True, timeout=120)
+            except (TimeoutError, PixelmillError) as exc:
+                # Stop anyway: a job that cannot end must not keep the runtime up.
+                self._log.warning("runtime.stop_unfinished", job_id=handle.job_id,
+                                  error=f"{type(exc).__name__}: {exc}")
+        self._guardian.stop(block=True, timeout=130)
         self._relay.stop(block=True, timeout=10)
         self._handles.break_all(ClosedRuntimeError("the runtime was shut down"))
         self._timer.close()
@@ -355,19 +379,67 @@ class Runtime:
         self._sink.close()
 
     def _ask(self, role: str, message: Any, what: str) -> Any:
-        """Ask the actor playing `role`, with the runtime's timeout and error mapping."""
-        with _map_actor_errors(what):
-            return self._actor(role).ask(message, timeout=self.config.ask_timeout_s)
+        """Ask the actor playing `role`, with the runtime's timeout.
 
-    def _actor(self, role: str) -> pykka.ActorRef[Any]:
-        ref = self._supervisor.ask(GetActor(role=role), timeout=self.config.ask_timeout_s)
-        if ref is None:
-            raise BrokenWorkerError(f"the runtime has no {role}")
-        return ref  # type: ignore[no-any-return]
+        An actor that dies under the question (or a drill's crash) is asked
+        again once it is replaced, until the timeout; the asks the façade makes
+        are all safe to repeat.
+
+        Raises:
+            TimeoutError: no answer within `ask_timeout_s`.
+            BrokenRuntimeError: the runtime broke.
+        """
+        deadline = time.monotonic() + self.config.ask_timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return self._actor(role, deadline).ask(message, timeout=max(0.01, remaining))
+            except _PASSING:
+                self._wait_for_restart(deadline, what)
+            except pykka.Timeout:
+                raise TimeoutError(f"{what}: the runtime did not answer within "
+                                   f"{self.config.ask_timeout_s:g} s") from None
+
+    def _actor(self, role: str, deadline: float) -> pykka.ActorRef[Any]:
+        """The current ref of `role`, as the current Supervisor knows it."""
+        while True:
+            try:
+                supervisor = self._guardian.ask(
+                    GetActor(role=Role.SUPERVISOR), timeout=self._left(deadline)
+                )
+                ref = supervisor.ask(GetActor(role=role), timeout=self._left(deadline))
+            except _PASSING:
+                self._wait_for_restart(deadline, f"the {role}")
+                continue
+            except pykka.Timeout:
+                raise TimeoutError(f"the {role} did not answer in time") from None
+            if ref is None:
+                raise ConfigError(f"the runtime runs no {role}")
+            return ref  # type: ignore[no-any-return]
+
+    def _wait_for_restart(self, deadline: float, what: str) -> None:
+        if self._handles.broken is not None:
+            raise self._handles.broken
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what}: an actor of the runtime was not replaced in time")
+        time.sleep(_RETRY_EVERY_S)
+
+    @staticmethod
+    def _left(deadline: float) -> float:
+        return max(0.01, deadline - time.monotonic())
+
+    def _tell(self, role: str, message: Any, what: str) -> None:
+        """Tell the actor playing `role`; if it is dead, tell the one that replaces it."""
+        deadline = time.monotonic() + self.config.ask_timeout_s
+        while True:
+            try:
+                self._actor(role, deadline).tell(message)
+                return
+            except pykka.ActorDeadError:
+                self._wait_for_restart(deadline, what)
 
     def _cancel(self, job_id: str, abandon: bool) -> None:
-        with contextlib.suppress(pykka.ActorDeadError), _map_actor_errors("cancel"):
-            self._actor(Role.JOB_MANAGER).tell(CancelJob(job_id=job_id, abandon=abandon))
+        self._tell(Role.JOB_MANAGER, CancelJob(job_id=job_id, abandon=abandon), "cancel")
 
 
 def _make_dirs(*directories: Path | None) -> None:

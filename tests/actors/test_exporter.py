@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pixelmill.actors.exporter import Exporter
+from pixelmill.imaging.atomic import partial_path
 from pixelmill.imaging.pipeline import ItemResult
 from pixelmill.imaging.steps import Step
 from pixelmill.messages import (
@@ -56,7 +58,7 @@ def test_rows_stream_under_temporary_names_until_the_close_renames_them(
     )))
     exporter.ask(ExportItem(item=_done(2)))  # an ask returns once the rows are written
     assert not (tmp_path / "results.csv").exists()
-    partial = (tmp_path / ".results.jsonl.partial").read_text().splitlines()
+    partial = partial_path(tmp_path, "results.jsonl").read_text().splitlines()
     assert len(partial) == 3
 
     exporter.tell(CloseExport(summary=_summary(JobCounts(total=3, done=2, skipped=1)),
@@ -70,6 +72,7 @@ def test_rows_stream_under_temporary_names_until_the_close_renames_them(
     assert "input.truncated" in report  # the skipped item's group
     assert report.count("<svg") >= 2  # histograms of the two done items
     assert not list(tmp_path.glob(".*.partial"))
+    assert not list(tmp_path.glob(".*.tmp"))
 
     rows = list(csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text(encoding="utf-8"), newline="")))
     assert [row["status"] for row in rows] == ["done", "skipped", "done"]
@@ -98,3 +101,53 @@ def test_an_export_dir_that_cannot_be_made_is_reported_not_fatal(
     assert closed.reason is not None
     assert closed.reason.startswith("output.")
     assert exporter.is_alive()
+
+
+def test_an_export_opened_again_starts_afresh_so_records_sent_again_are_not_doubled(
+    context: ActorContext, probe: Probe, tmp_path: Path
+) -> None:
+    exporter = Exporter.start(context)
+    exporter.tell(OpenExport(job_id="j", export_dir=tmp_path, analyses=STATS))
+    exporter.tell(ExportItem(item=_done(0)))
+    exporter.tell(ExportItem(item=_done(1)))
+    # A JobManager taking the job up again opens it afresh and sends every record.
+    exporter.tell(OpenExport(job_id="j", export_dir=tmp_path, analyses=STATS))
+    exporter.tell(ExportItem(item=_done(0)))
+    exporter.tell(CloseExport(summary=_summary(JobCounts(total=1, done=1)), reply_to=probe.ref))
+    assert probe.expect(ExportClosed).reason is None
+    records = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert [json.loads(line)["index"] for line in records] == [0]
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text())))
+    assert [row["index"] for row in rows] == ["0"]
+
+
+def test_opening_an_export_removes_only_the_leftovers_of_dead_pixelmill_processes(
+    context: ActorContext, probe: Probe, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = int(gone.stdout)
+    outputs = tmp_path / "outputs" / "sub"
+    outputs.mkdir(parents=True)
+    litter = [
+        outputs / f".pixelmill-{dead}-{'a' * 16}.tmp",
+        tmp_path / f".pixelmill-{dead}-results.csv.partial",
+        tmp_path / ".results.jsonl.partial",  # an earlier version's name
+    ]
+    kept = [
+        outputs / "photo.jpg",
+        tmp_path / "notes.partial",
+        outputs / f".pixelmill-{os.getpid()}-{'b' * 16}.tmp",  # a live writer's
+    ]
+    for path in [*litter, *kept]:
+        path.write_text("x")
+    exporter = Exporter.start(context)
+    exporter.tell(OpenExport(job_id="j", export_dir=tmp_path, analyses=STATS,
+                             output_dir=tmp_path / "outputs"))
+    exporter.tell(CloseExport(summary=_summary(JobCounts()), reply_to=probe.ref))
+    assert probe.expect(ExportClosed).reason is None
+    assert [path for path in litter if path.exists()] == []
+    assert all(path.exists() for path in kept)

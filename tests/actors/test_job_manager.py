@@ -96,23 +96,24 @@ class Rig:
 
 
 def _done(process: Process) -> ItemDone:
-    return _done_item(process.job_id, process.index, process.attempt)
+    return _done_item(process.job_id, process.index, process.attempt, process.run)
 
 
-def _done_item(job_id: str, index: int, attempt: int) -> ItemDone:
+def _done_item(job_id: str, index: int, attempt: int, run: int) -> ItemDone:
     result = ItemResult(outputs=(), analyses={}, source={}, width=4, height=4,
                         decode_ms=1.0, total_ms=2.0)
-    return ItemDone(job_id=job_id, index=index, attempt=attempt, result=result, worker=0)
+    return ItemDone(job_id=job_id, index=index, attempt=attempt, run=run, result=result,
+                    worker=0)
 
 
 def _batch_done(batch: ProcessBatch, failed: dict[int, str] | None = None) -> BatchDone:
     """Every item of `batch` done, but those in `failed` (index -> reason)."""
     failed = failed or {}
     outcomes: list[ItemDone | ItemFailed] = [
-        ItemFailed(job_id=batch.job_id, index=item.index, attempt=item.attempt,
+        ItemFailed(job_id=batch.job_id, index=item.index, attempt=item.attempt, run=item.run,
                    reason=failed[item.index], message="it broke", worker=0)
         if item.index in failed
-        else _done_item(batch.job_id, item.index, item.attempt)
+        else _done_item(batch.job_id, item.index, item.attempt, item.run)
         for item in batch.items
     ]
     return BatchDone(job_id=batch.job_id, outcomes=tuple(outcomes))
@@ -120,7 +121,7 @@ def _batch_done(batch: ProcessBatch, failed: dict[int, str] | None = None) -> Ba
 
 def _failed(process: Process, reason: str) -> ItemFailed:
     return ItemFailed(job_id=process.job_id, index=process.index, attempt=process.attempt,
-                      reason=reason, message="it broke", worker=0)
+                      run=process.run, reason=reason, message="it broke", worker=0)
 
 
 @pytest.fixture
@@ -173,7 +174,8 @@ def test_a_failed_item_goes_to_the_supervisor_and_a_skip_ends_it(
     rig.manager.tell(_failed(process, "input.truncated"))
     ask = rig.supervisor.expect(DecideRecovery)
     assert (ask.reason, ask.attempt) == ("input.truncated", 1)
-    rig.manager.tell(Skip(job_id="j1", index=0, reason="input.truncated", message="cut short"))
+    rig.manager.tell(Skip(job_id="j1", index=0, attempt=1, reason="input.truncated",
+                          message="cut short"))
     item = rig.listener.expect(ItemFinished)
     assert (item.status, item.reason, item.message) == (
         ItemStatus.SKIPPED, "input.truncated", "cut short",
@@ -187,7 +189,7 @@ def test_a_retry_runs_the_item_again_with_the_next_attempt(
     rig.submit("j1", images[:1], tmp_path)
     rig.manager.tell(_failed(rig.pool.expect(Process), "io.transient"))
     rig.supervisor.expect(DecideRecovery)
-    rig.manager.tell(Retry(job_id="j1", index=0, after_s=0.01))
+    rig.manager.tell(Retry(job_id="j1", index=0, attempt=1, after_s=0.01))
     again = rig.pool.expect(Process)
     assert again.attempt == 2
     rig.manager.tell(_done(again))
@@ -202,7 +204,7 @@ def test_a_stale_result_of_an_earlier_attempt_is_ignored(
     first = rig.pool.expect(Process)
     rig.manager.tell(_failed(first, "io.transient"))
     rig.supervisor.expect(DecideRecovery)
-    rig.manager.tell(Retry(job_id="j1", index=0, after_s=0.0))
+    rig.manager.tell(Retry(job_id="j1", index=0, attempt=1, after_s=0.0))
     second = rig.pool.expect(Process)
     rig.manager.tell(_done(first))  # late, from the first attempt
     rig.listener.expect_nothing()
@@ -220,8 +222,8 @@ def test_an_abort_fails_the_item_and_skips_what_has_not_started(
     rig.supervisor.expect(DecideRecovery)
     # The failed item's slot went to the next item while the Supervisor decided.
     third = rig.pool.expect(Process)
-    rig.manager.tell(AbortJob(job_id="j1", index=first.index, reason="output.no_space",
-                              message="disk full"))
+    rig.manager.tell(AbortJob(job_id="j1", index=first.index, attempt=1,
+                              reason="output.no_space", message="disk full"))
     rig.manager.tell(_done(second))  # running items may still finish
     rig.manager.tell(_done(third))
     finished = rig.finish_export()

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
-from pixelmill import BrokenWorkerError, JobSpec, JobStatus, Runtime, ops
+import tests.runtime._slow_op  # noqa: F401 - registers test_pause here and in workers
+from pixelmill import BrokenRuntimeError, JobSpec, JobStatus, Runtime, ops
 from pixelmill.actors.base import Role
 from pixelmill.actors.recovery import RecoveryPolicy
 from pixelmill.actors.worker import FaultPlan
-from pixelmill.messages import ExportItem
-from pixelmill.testing import write_sample_set
+from pixelmill.testing import crash_actor, write_sample_set
 
 if TYPE_CHECKING:
     from pixelmill.runtime.handle import JobResult
@@ -160,18 +160,15 @@ def test_a_worker_killed_mid_item_has_its_item_redone_and_the_job_completes(
 def test_an_actor_dying_past_the_restart_limit_aborts_cleanly(tmp_path: Path) -> None:
     inputs = write_sample_set(tmp_path / "in", 30, seed=4)
     spec = JobSpec(inputs=inputs, export_dir=tmp_path / "out",
-                   pipeline=[ops.thumbnail(32), ops.save(format="png")])
+                   pipeline=[{"op": "test_pause", "ms": 50}, ops.thumbnail(32),
+                             ops.save(format="png")])
     with Runtime(workers=1, max_restarts=2, restart_window_s=60) as runtime:
         handle = runtime.submit(spec)
         for _ in range(3):
-            exporter = runtime._actor(Role.EXPORTER)  # noqa: SLF001 - a drill needs the ref
-            exporter.tell(ExportItem(item=None))  # type: ignore[arg-type]  # makes it raise
-            deadline = time.monotonic() + 5
-            while exporter.is_alive() and time.monotonic() < deadline:
-                time.sleep(0.01)
-        with pytest.raises(BrokenWorkerError, match="broke"):
+            crash_actor(runtime, Role.EXPORTER)
+        with pytest.raises(BrokenRuntimeError, match="exporter died 3 times"):
             handle.wait(timeout=30)
-        with pytest.raises(BrokenWorkerError):
+        with pytest.raises(BrokenRuntimeError):
             runtime.submit(spec)
 
 
