@@ -179,6 +179,7 @@ class Job:
         priors: the items an earlier run recorded (a resume, or a JobManager
             restarted from the store); matched to the inputs by path.
         job_run: which run of the job this is (1, then one more per take-over).
+        started_at: when the job started (wall seconds), if before now.
         clock: where the time is read.
     """
 
@@ -193,6 +194,7 @@ class Job:
         admission_control: bool = True,
         priors: Iterable[ItemRow] = (),
         job_run: int = 1,
+        started_at: float | None = None,
         clock: Clock = time,
     ) -> None:
         self.order = order
@@ -205,8 +207,9 @@ class Job:
         self._admission_control = admission_control
         self._job_run = job_run
         self._clock = clock
-        self._started = clock.monotonic()
-        self._started_wall = clock.time()
+        # A job taken up again after its JobManager died counts from its start.
+        self._started_wall = clock.time() if started_at is None else started_at
+        self._started = clock.monotonic() - (clock.time() - self._started_wall)
         self._out: list[Effect] = []
         self._items: dict[int, Item] = {}
         """Every item not yet ended, by index."""
@@ -233,6 +236,8 @@ class Job:
         self.expanded = False
         """Every input has been read."""
         self.stopping: JobStatus | None = None
+        self._unrun = CANCELLED
+        """How items end that the stopping job never ran."""
         self.reason: str | None = None
         self.message: str | None = None
         self.finished: JobFinished | None = None
@@ -266,12 +271,15 @@ class Job:
             case RetryDue(index=index, attempt=attempt):
                 self._retry_due(index, attempt)
             case CancelJob(abandon=abandon):
-                self._stop(CANCELLED_JOB, "job.cancelled", "cancelled by the host")
+                self._stop(CANCELLED_JOB, "job.cancelled", "cancelled by the host", CANCELLED)
                 if abandon:
                     self._abandon()
-            case ExportFailed(reason=reason, message=text) | StopJob(reason=reason, message=text):
-                status = event.status if isinstance(event, StopJob) else ABORTED_JOB
-                self._stop(status, reason, text)
+            case ExportFailed(reason=reason, message=text):
+                self._stop(ABORTED_JOB, reason, text, SKIPPED)
+            case StopJob(status=status, reason=reason, message=text):
+                # Not the job's fault (the runtime broke, the store failed): a
+                # resume runs what did not start.
+                self._stop(status, reason, text, CANCELLED)
             case ReplayDone():
                 self._replaying = False
             case ExportClosed():
@@ -556,7 +564,7 @@ class Job:
                 self._finish(item, FAILED, reason=reason, message=text)
             case AbortJob(reason=reason, message=text):
                 self._finish(item, FAILED, reason=reason, message=text)
-                self._stop(ABORTED_JOB, reason, text)
+                self._stop(ABORTED_JOB, reason, text, SKIPPED)
 
     def _retry_due(self, index: int, attempt: int) -> None:
         item = self._items.get(index)
@@ -573,11 +581,13 @@ class Job:
 
     # -- ends -----------------------------------------------------------------
 
-    def _stop(self, status: JobStatus, reason: str, message: str) -> None:
-        """Stop dispatching; what has not started ends now, what runs may finish."""
+    def _stop(self, status: JobStatus, reason: str, message: str, unrun: ItemStatus) -> None:
+        """Stop dispatching; what has not started ends now as `unrun` (cancelled:
+        a resume runs it; skipped: it stays so), what runs may finish."""
         if self.stopping is not None or self._closing:
             return
         self.stopping, self.reason, self.message = status, reason, message
+        self._unrun = unrun
         self._log("warning", "job.stopping", status=status.value, reason=reason)
         self._ready.clear()
         self._lookahead.drain()
@@ -595,8 +605,7 @@ class Job:
                              message="stopped while it ran: the host abandoned the job")
 
     def _finish_stopped(self, item: Item) -> None:
-        status = CANCELLED if self.stopping is CANCELLED_JOB else SKIPPED
-        self._finish(item, status, reason=self.reason,
+        self._finish(item, self._unrun, reason=self.reason,
                      message=f"not run: the job was {self.stopping}")
 
     def _finish(

@@ -194,7 +194,8 @@ class JobManager(Actor):
         return accepted
 
     def _start_job(
-        self, order: JobOrder, listener: Any, priors: list[ItemRow], job_run: int
+        self, order: JobOrder, listener: Any, priors: list[ItemRow], job_run: int,
+        started_at: float | None = None,
     ) -> None:
         known = {row.path: (row.rel_dir, row.stem) for row in priors if row.stem}
         self._inputs[order.job_id] = expand_inputs(order.inputs, order.exclude_dirs, known)
@@ -207,6 +208,7 @@ class JobManager(Actor):
             admission_control=self._admission_control,
             priors=priors,
             job_run=job_run,
+            started_at=started_at,
         )
         self._jobs[order.job_id] = job
         self.actor_log.info(
@@ -227,7 +229,8 @@ class JobManager(Actor):
                 continue
             self.actor_log.warning("job.recovered", job_id=row.job_id, items=len(priors))
             self._start_job(order, self._listener, priors,
-                            claimed.runs + 1 if claimed is not None else row.runs + 1)
+                            claimed.runs + 1 if claimed is not None else row.runs + 1,
+                            started_at=row.run_started_at)
             job = self._jobs.get(row.job_id)
             if job is not None and self._listener is not None:
                 self.reply(self._listener, job.progress())

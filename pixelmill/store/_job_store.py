@@ -149,8 +149,9 @@ class JobStore:
             TypeError: `spec` holds a value JSON cannot (it must be JSON-ready).
         """
         spec_json = _json(spec)
+        now = time.time()
         params = (job_id, storable_text(name), priority, spec_json, created_at,
-                  *_owner_params(owner), time.time())
+                  *_owner_params(owner), now, now)
         self._buffer(UPSERT_JOB, params)
         self.flush()
 

@@ -43,7 +43,7 @@ _JOB_COLUMNS: Final = ", ".join(
     [
         "j.job_id, j.name, j.status, j.priority, j.spec_json, j.created_at",
         "j.finished_at, j.reason, j.message, j.owner_host, j.owner_pid, j.owner_started",
-        "j.owner_token, j.heartbeat_at, j.runs",
+        "j.owner_token, j.heartbeat_at, j.runs, j.run_started_at",
         f"CASE WHEN {_LIVE} THEN max(j.total, "
         "(SELECT count(*) FROM items i WHERE i.job_id = j.job_id)) ELSE j.total END AS total",
         *(

@@ -65,6 +65,8 @@ class JobRow:
     """When its owner last stamped it alive, seconds since the epoch."""
     runs: int = 1
     """How many times a runtime took the job up: 1, then one more per resume."""
+    run_started_at: float | None = None
+    """When its latest run (the first, or a resume) started, seconds since the epoch."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,6 +183,7 @@ def job_row(row: sqlite3.Row) -> JobRow:
         owner=owner,
         heartbeat_at=row["heartbeat_at"],
         runs=row["runs"],
+        run_started_at=row["run_started_at"],
     )
 
 

@@ -70,6 +70,7 @@ ALTER TABLE jobs ADD COLUMN owner_started REAL;
 ALTER TABLE jobs ADD COLUMN owner_token TEXT;
 ALTER TABLE jobs ADD COLUMN heartbeat_at REAL;
 ALTER TABLE jobs ADD COLUMN runs INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN run_started_at REAL;
 
 CREATE TABLE items_v2 (
     job_id       TEXT NOT NULL,

@@ -14,22 +14,25 @@ __all__ = [
 
 UPSERT_JOB = """
 INSERT INTO jobs (job_id, name, status, priority, spec_json, created_at,
-                  owner_host, owner_pid, owner_started, owner_token, heartbeat_at)
-VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
+                  owner_host, owner_pid, owner_started, owner_token, heartbeat_at, run_started_at)
+VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (job_id) DO UPDATE SET
     name = excluded.name, status = 'running', priority = excluded.priority,
     spec_json = excluded.spec_json, finished_at = NULL, reason = NULL, message = NULL,
     owner_host = excluded.owner_host, owner_pid = excluded.owner_pid,
     owner_started = excluded.owner_started, owner_token = excluded.owner_token,
-    heartbeat_at = excluded.heartbeat_at, runs = runs + 1
+    heartbeat_at = excluded.heartbeat_at, run_started_at = excluded.run_started_at,
+    runs = runs + 1
 """
 """Recording a job again (a resume) takes it over: running, a new owner, one run more."""
 CLAIM_JOB = """
 UPDATE jobs SET status = 'running', finished_at = NULL, reason = NULL, message = NULL,
-    owner_host = ?, owner_pid = ?, owner_started = ?, owner_token = ?, heartbeat_at = ?,
+    run_started_at = CASE WHEN owner_token IS ?4 THEN run_started_at ELSE ?5 END,
+    owner_host = ?1, owner_pid = ?2, owner_started = ?3, owner_token = ?4, heartbeat_at = ?5,
     runs = runs + 1
-WHERE job_id = ?
+WHERE job_id = ?6
 """
+"""A resume starts a new run; the same runtime taking its own job up again goes on."""
 UPSERT_ITEM = """
 INSERT INTO items (job_id, idx, path, status, reason, message, attempts, duration_ms,
                    outputs_json, result_json, finished_at, size, mtime_ns, stem, rel_dir,

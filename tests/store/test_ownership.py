@@ -194,6 +194,25 @@ def test_the_owner_itself_may_claim_its_job_again(store: JobStore) -> None:
     assert (row.status, row.owner, row.runs) == ("running", OWNER, 2)
 
 
+def test_a_resume_starts_a_new_run_and_the_same_runtime_taking_its_job_up_goes_on(
+    store: JobStore,
+) -> None:
+    store.record_job("job1", name="n", priority=2, spec={}, created_at=1.0, owner=dead_owner())
+    first = store.job("job1")
+    assert first is not None and first.run_started_at is not None
+    time.sleep(0.01)
+
+    store.claim("job1", OWNER)  # a resume, by another runtime
+    resumed = store.job("job1")
+    assert resumed is not None and resumed.run_started_at is not None
+    assert resumed.run_started_at > first.run_started_at
+    store.claim("job1", OWNER)  # this runtime's JobManager taking it up again
+
+    again = store.job("job1")
+    assert again is not None
+    assert (again.run_started_at, again.runs) == (resumed.run_started_at, 3)
+
+
 def test_claiming_an_unknown_job_is_a_config_error(store: JobStore) -> None:
     with pytest.raises(ConfigError, match="no job 'nope'") as caught:
         store.claim("nope", OWNER)
