@@ -29,6 +29,8 @@ __all__ = ["Actor", "ActorContext", "Role"]
 class Role:
     """The stable names under which the Supervisor keeps its children."""
 
+    GUARDIAN = "guardian"
+    """Supervises the Supervisor; the stable address children report their deaths to."""
     SUPERVISOR = "supervisor"
     JOB_MANAGER = "job_manager"
     PROCESSOR_POOL = "processor_pool"
@@ -157,7 +159,12 @@ class Actor(pykka.ThreadingActor):
             reason=reason_of(exception_value) if exception_value else "internal.error",
             error=repr(exception_value),
         )
-        supervisor = self.actor_peers.get(self._supervisor_role)
+        # The Supervisor itself may be dying or replaced: report to the
+        # Guardian, which does not crash and hands it to the current one.
+        role = self._supervisor_role
+        if role == Role.SUPERVISOR and Role.GUARDIAN in self.actor_peers:
+            role = Role.GUARDIAN
+        supervisor = self.actor_peers.get(role)
         if supervisor is not None:
             _tell_quietly(
                 supervisor,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -10,9 +11,9 @@ from typing import Any
 import pykka
 
 from pixelmill.actors.base import Actor, ActorContext, Role
-from pixelmill.actors.supervisor import GUARDIAN
 from pixelmill.messages import (
     ActorRestarted,
+    ChildActorExited,
     GetActor,
     RuntimeBroken,
     SupervisorExited,
@@ -28,6 +29,12 @@ SupervisorFactory = Callable[[ActorContext, SupervisorExited | None], pykka.Acto
 class Guardian(Actor):
     """Starts the Supervisor, and starts it again when it dies.
 
+    It is the one stable address of a runtime's supervision: children report
+    their deaths here (`ChildActorExited`) and the Guardian hands them to the
+    current Supervisor; Supervisors tell it of restarts and of a break, and it
+    tells the watchers (`Watch`). So nothing is lost while a Supervisor is
+    being replaced.
+
     The Supervisor is the one actor no Supervisor watches. When it dies it
     hands the Guardian what it knew (`SupervisorExited`); the Guardian starts
     a new Supervisor that adopts its children, and tells every watcher the new
@@ -39,7 +46,7 @@ class Guardian(Actor):
     role is not one a `FaultPlan` names); the Runtime stops it last.
     """
 
-    actor_role = GUARDIAN
+    actor_role = Role.GUARDIAN
 
     def __init__(
         self,
@@ -64,12 +71,16 @@ class Guardian(Actor):
         self._supervisor = self._start(None)
 
     def on_stop(self) -> None:
-        """Stops the Supervisor, which stops its children first."""
-        if self._supervisor is not None and self._supervisor.is_alive():
+        """Stops the Supervisor, which stops its children first; then any child still
+        alive (the last Supervisor may have died, in a runtime that broke)."""
+        refs = [(Role.SUPERVISOR, self._supervisor), *reversed(self.actor_peers.items())]
+        for role, ref in refs:
+            if role == Role.GUARDIAN or ref is None or not ref.is_alive():
+                continue
             try:
-                self._supervisor.stop(block=True, timeout=120)
+                ref.stop(block=True, timeout=120)
             except pykka.Timeout:
-                self.actor_log.error("actor.stop_timeout", role=Role.SUPERVISOR)
+                self.actor_log.error("actor.stop_timeout", role=role)
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -77,16 +88,36 @@ class Guardian(Actor):
                 return self.reply(reply_to, self._supervisor)
             case Watch(ref=ref):
                 self._watchers.append(ref)
-                if self._supervisor is not None:
-                    self._supervisor.tell(message)
                 if self._broken is not None:
                     self.reply(ref, self._broken)
                 return None
-            case SupervisorExited():
+            case SupervisorExited(peers=peers):
+                self.actor_peers.update(peers)  # to stop them, whatever happens next
                 self._replace(message)
+                return None
+            case ChildActorExited():
+                # A child's death, for the current Supervisor. If that one is
+                # dying too, the next adopts the children and finds the dead.
+                if self._supervisor is not None and self._broken is None:
+                    with contextlib.suppress(pykka.ActorDeadError):
+                        self._supervisor.tell(message)
+                return None
+            case RuntimeBroken():  # from the Supervisor: pass it on
+                if self._broken is None:
+                    self._broken = message
+                    for ref in self._watchers:
+                        self.reply(ref, message)
                 return None
             case _:
                 return super().handle(message)
+
+    def on_peer_restarted(self, role: str, held: list[Any]) -> list[Any]:
+        # The Supervisor tells the Guardian of each child it replaced; the
+        # Guardian, which outlives Supervisors, tells the watchers.
+        restarted = ActorRestarted(role=role, ref=self.actor_peers[role])
+        for ref in self._watchers:
+            self.reply(ref, restarted)
+        return held
 
     def _replace(self, exited: SupervisorExited) -> None:
         if self._broken is not None:
@@ -116,6 +147,6 @@ class Guardian(Actor):
     def _start(self, adopt: SupervisorExited | None) -> pykka.ActorRef[Any]:
         context = ActorContext(
             log=self._context.log, timer=self._context.timer,
-            peers={GUARDIAN: self.actor_ref}, faults=self._context.faults,
+            peers={Role.GUARDIAN: self.actor_ref}, faults=self._context.faults,
         )
         return self._start_supervisor(context, adopt)

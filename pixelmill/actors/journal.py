@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pixelmill.errors import PixelmillError
+from pixelmill.actors.worker import load_plugins
+from pixelmill.errors import ConfigError, PixelmillError
 from pixelmill.imaging.pipeline import Pipeline
 from pixelmill.imaging.steps import Step
 from pixelmill.messages import JobOrder, JobStatus, Priority
@@ -49,7 +50,19 @@ def order_to_spec(order: JobOrder) -> dict[str, Any]:
 
 
 def order_from_spec(spec: dict[str, Any], *, job_id: str) -> JobOrder:
-    """Rebuild a stored job's order, validated as when it was first submitted."""
+    """Rebuild a stored job's order, validated as when it was first submitted.
+
+    The modules that defined the host's own ops are imported first, so a job
+    that uses them resumes in a process that has not imported them yet.
+
+    Raises:
+        ConfigError: a step is not valid (or a plugin cannot be imported).
+    """
+    plugins = tuple(spec.get("plugins", ()))
+    try:
+        load_plugins(plugins)
+    except Exception as exc:
+        raise ConfigError(f"plugins: cannot load {', '.join(plugins)}: {exc}") from exc
     pipeline = Pipeline.validated(
         steps=[Step.from_data(data, kind="op") for data in spec["steps"]],
         analyses=[Step.from_data(data, kind="analysis") for data in spec["analyses"]],
@@ -65,7 +78,7 @@ def order_from_spec(spec: dict[str, Any], *, job_id: str) -> JobOrder:
         priority=Priority[spec["priority"].upper()],
         exclude_dirs=tuple(Path(path) for path in spec["exclude_dirs"]),
         charts=bool(spec.get("charts", False)),
-        plugins=tuple(spec.get("plugins", ())),
+        plugins=plugins,
     )
 
 

@@ -26,12 +26,10 @@ from pixelmill.messages import (
     Watch,
 )
 
-__all__ = ["GUARDIAN", "ActorFactory", "Supervisor"]
+__all__ = ["ActorFactory", "Supervisor"]
 
 ActorFactory = Callable[[ActorContext], pykka.ActorRef[Any]]
 """Starts one actor of a role, given the context with the current peers."""
-GUARDIAN = "guardian"
-"""The peer that supervises the Supervisor (see `Guardian`)."""
 
 
 class Supervisor(Actor):
@@ -44,7 +42,7 @@ class Supervisor(Actor):
     runtime instead, and every watcher hears `RuntimeBroken`.
 
     Its own supervisor is the Runtime's `Guardian`. When the Supervisor dies,
-    it hands what it knew (its children, watchers and recent restarts) to the
+    it hands what it knew (its children and recent restarts) to the
     Guardian, which starts a new one with `adopt`: the new Supervisor keeps
     the children that live, replaces those that died meanwhile (their deaths
     were told to nobody), and tells every child its new ref. What it loses is
@@ -63,7 +61,7 @@ class Supervisor(Actor):
         restart_window_s: float = 60.0,
         adopt: SupervisorExited | None = None,
     ) -> None:
-        super().__init__(context, supervisor_role=GUARDIAN)
+        super().__init__(context, supervisor_role=Role.GUARDIAN)
         self._context = context
         self._factories = dict(factories)
         self._policy = policy
@@ -71,7 +69,7 @@ class Supervisor(Actor):
         self._max_restarts = max_restarts
         self._restart_window_s = restart_window_s
         self._restarts: deque[float] = deque(adopt.restarts if adopt else ())
-        self._watchers: list[pykka.ActorRef[Any]] = list(adopt.watchers if adopt else ())
+        self._watchers: list[pykka.ActorRef[Any]] = []
         self._broken: RuntimeBroken | None = None
         self._adopt = adopt
 
@@ -99,12 +97,11 @@ class Supervisor(Actor):
     def on_failure(self, *exc_info: Any) -> None:
         # Hand over what this Supervisor knew: the Guardian starts the next one with it.
         self.actor_log.error("actor.crashed", reason="actor.crashed", error=repr(exc_info[1]))
-        guardian = self.actor_peers.get(GUARDIAN)
+        guardian = self.actor_peers.get(Role.GUARDIAN)
         if guardian is not None:
             children = {r: ref for r, ref in self.actor_peers.items() if r in self._factories}
             self.reply(guardian, SupervisorExited(
-                peers=children, watchers=tuple(self._watchers),
-                restarts=tuple(self._restarts), message=repr(exc_info[1]),
+                peers=children, restarts=tuple(self._restarts), message=repr(exc_info[1]),
             ))
 
     def on_stop(self) -> None:

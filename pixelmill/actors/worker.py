@@ -37,6 +37,7 @@ __all__ = [
     "WorkerFailure",
     "WorkerSettings",
     "init_worker",
+    "load_plugins",
     "run_item",
     "run_items",
     "warm_up",
@@ -160,7 +161,7 @@ def run_item(
     if fault == "hang":
         time.sleep(10**6)
     try:
-        _load_plugins(plugins)
+        load_plugins(plugins)
         if fault == "fail":
             raise TransientIOError(f"{path}: injected transient failure (attempt {attempt})")
         if min_free_mb and target.output_dir is not None:
@@ -203,18 +204,23 @@ def _check_free_space(directory: Path, min_free_mb: int) -> None:
 _loaded: set[str] = set()
 
 
-def _load_plugins(plugins: tuple[str, ...]) -> None:
-    """Import the modules that register a host's ops, once per worker process."""
+def load_plugins(plugins: Sequence[str]) -> None:
+    """Import the modules that register a host's ops, once per process.
+
+    Workers do it before their first item; a host does it before it resumes
+    a job that uses them.
+    """
     for plugin in plugins:
         if plugin in _loaded:
             continue
         if plugin.startswith("file:"):
             script = plugin.removeprefix("file:")
-            # A script: multiprocessing already re-ran its top level in this
-            # process as `__mp_main__` (so its registrations are here); Ray does
-            # not, so run it the same way then. Its main block never runs.
-            main = sys.modules.get("__mp_main__")
-            if getattr(main, "__file__", None) != script:
+            # A script: multiprocessing already re-ran its top level in a
+            # worker as `__mp_main__`, and a host running it is `__main__`
+            # (either way its registrations are here); Ray does not, so run it
+            # the same way then. Its main block never runs.
+            ran = (sys.modules.get(name) for name in ("__mp_main__", "__main__"))
+            if all(getattr(main, "__file__", None) != script for main in ran):
                 runpy.run_path(script, run_name="__mp_main__")
         else:
             importlib.import_module(plugin)

@@ -112,7 +112,6 @@ class SupervisorExited:
 
     peers: dict[str, ActorRef[Any]]
     """The refs of the actors it supervised, by role."""
-    watchers: tuple[ActorRef[Any], ...]
     restarts: tuple[float, ...]
     """When it restarted actors within its restart window (monotonic seconds)."""
     message: str

@@ -101,6 +101,10 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--name", help="a name for the job")
     command.add_argument("--charts", action="store_true",
                          help="also write one RGB histogram PNG per image under DIR/charts")
+    _plugin_option(command)
+
+
+def _plugin_option(command: argparse.ArgumentParser) -> None:
     command.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                          help="import MODULE first: it registers your own ops and analyses")
 
@@ -129,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("job_id", metavar="JOB_ID", help="the job's id, or a unique prefix")
     _common(resume)
     _output_options(resume)
+    _plugin_option(resume)
 
     jobs = commands.add_parser("jobs", help="list past jobs; show one; prune old ones")
     jobs_actions = jobs.add_subparsers(dest="action", metavar="ACTION")

@@ -88,13 +88,17 @@ def _spec_from_flags(
                    analyses=list(analyses), priority=args.priority, name=args.name)
 
 
-def run_command(args: argparse.Namespace, inputs: Sequence[str] | None = None) -> int:
-    """`pixelmill run` (and `demo`, which passes its generated inputs)."""
+def _import_plugins(args: argparse.Namespace) -> None:
     for module in args.plugin:
         try:
             importlib.import_module(module)
         except ImportError as exc:
             raise ConfigError(f"--plugin: cannot import {module!r}: {exc}") from exc
+
+
+def run_command(args: argparse.Namespace, inputs: Sequence[str] | None = None) -> int:
+    """`pixelmill run` (and `demo`, which passes its generated inputs)."""
+    _import_plugins(args)
     settings = _settings(args)
     job_file = Path(args.inputs[0]) if inputs is None and len(args.inputs) == 1 else None
     if job_file is not None and is_job_file(job_file):
@@ -112,6 +116,7 @@ def run_command(args: argparse.Namespace, inputs: Sequence[str] | None = None) -
 
 def resume_command(args: argparse.Namespace) -> int:
     """`pixelmill resume JOB_ID`: finish an interrupted job."""
+    _import_plugins(args)
     settings = _settings(args)
     with JobStore.in_dir(state_dir(args.state or settings.runtime.state_dir),
                          readonly=True) as store:

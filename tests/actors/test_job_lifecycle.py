@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from pixelmill.actors._inputs import Input
 from pixelmill.actors import job_events
+from pixelmill.actors._inputs import Input
 from pixelmill.actors.base import Role
 from pixelmill.actors.job_events import (
     HeaderProbed,
@@ -93,7 +93,7 @@ class FakeClock:
 class Peers:
     """What the job has asked of its peers and not yet had answered."""
 
-    read: int | None | bool = False
+    read: int | bool | None = False
     probes: list[ProbeHeader] = field(default_factory=list)
     requested: dict[str, RequestLease] = field(default_factory=dict)
     """Leases asked for and not released, as the ResourceManager sees them."""

@@ -14,12 +14,12 @@ import pytest
 import tests.runtime._slow_op  # noqa: F401 - registers test_pause here and in workers
 from pixelmill import BrokenRuntimeError, JobSpec, JobStatus, Runtime, ops
 from pixelmill.actors.base import Role
-from pixelmill.messages import ItemFinished, JobFinished, JobProgress, Sample
+from pixelmill.messages import ItemFinished, JobFinished, Sample
 from pixelmill.store import JobStore
 from pixelmill.testing import crash_actor, write_sample_set
 
 if TYPE_CHECKING:
-    from pixelmill.runtime.handle import JobHandle, JobResult
+    from pixelmill.runtime.handle import JobResult
 
 COUNT = 24
 PIPELINE = [{"op": "test_pause", "ms": 40}, ops.thumbnail(24), ops.save(format="png")]
@@ -185,5 +185,18 @@ def test_a_job_cancelled_while_its_job_manager_was_down_is_still_cancelled(
     assert result.counts.finished == result.counts.total == COUNT
 
 
-def _progress_of(handle: JobHandle) -> JobProgress:
-    return handle.progress()
+
+
+def test_a_supervisor_dying_past_the_restart_limit_breaks_the_runtime_and_stops_every_actor(
+    tmp_path: Path,
+) -> None:
+    import pykka
+
+    spec = _spec(tmp_path)
+    with Runtime(workers=1, state_dir=tmp_path / "state", max_restarts=2) as runtime:
+        handle = runtime.submit(spec)
+        for _ in range(3):
+            crash_actor(runtime, Role.SUPERVISOR)
+        with pytest.raises(BrokenRuntimeError, match="supervisor died 3 times"):
+            handle.wait(timeout=30)
+    assert [ref for ref in pykka.ActorRegistry.get_all() if ref.is_alive()] == []

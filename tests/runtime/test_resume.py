@@ -119,3 +119,79 @@ def test_a_job_killed_with_sigkill_resumes_to_a_complete_export(tmp_path: Path) 
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert sorted(r["index"] for r in records) == list(range(40))
     assert {r["status"] for r in records} == {ItemStatus.DONE}
+
+
+def test_a_resume_after_the_folder_changed_keeps_redoes_adds_and_accounts_for_every_file(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    import tests.runtime._slow_op  # noqa: F401 - registers test_pause here and in workers
+    from pixelmill.messages import ItemFinished
+    from pixelmill.store import JobStore
+    from pixelmill.testing import write_image
+
+    folder = tmp_path / "in"
+    write_sample_set(folder, 12, seed=9)
+    out, state = tmp_path / "out", tmp_path / "state"
+    spec = JobSpec(inputs=[str(folder)], export_dir=out, name="changing",
+                   pipeline=[{"op": "test_pause", "ms": 60}, *PIPELINE],
+                   analyses=["channel_stats"])
+    some_done = threading.Event()
+    done_first: list[str] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, ItemFinished) and event.status is ItemStatus.DONE:
+            done_first.append(event.path)
+            if len(done_first) >= 4:
+                some_done.set()
+
+    with Runtime(workers=1, state_dir=state, batch_items=1) as runtime:
+        handle = runtime.submit(spec, on_event=on_event)
+        assert some_done.wait(60)
+        handle.cancel(abandon=True)
+        first = handle.wait(timeout=30)
+    done = sorted(done_first)
+    not_done = sorted(str(p) for p in folder.iterdir() if str(p) not in done)
+    assert first.status is JobStatus.CANCELLED and not_done
+    outputs = {r["path"]: r["outputs"][0] for r in map(
+        json.loads, (out / "results.jsonl").read_text().splitlines()) if r["status"] == "done"}
+    mtimes = {path: os.stat(outputs[path]).st_mtime_ns for path in done}
+
+    # The folder changes: one finished file is modified, one finished and one
+    # unfinished are removed, two are added.
+    modified, removed_done = done[0], done[1]
+    removed_not_done = not_done[0]
+    write_image(Path(modified), size=(40, 30), color=(1, 2, 3))
+    os.remove(removed_done)
+    os.remove(removed_not_done)
+    added = [folder / "zz-new-1.png", folder / "aa-new-2.png"]
+    for path in added:
+        write_image(path, size=(33, 22))
+
+    with Runtime(workers=2, state_dir=state) as runtime:
+        second = runtime.resume(first.job_id).wait(timeout=60)
+
+    records = {r["path"]: r for r in map(json.loads,
+                                         (out / "results.jsonl").read_text().splitlines())}
+    everything = {*done, *not_done, *map(str, added)}
+    assert sorted(records) == sorted(everything), "every file once, the removed ones too"
+    assert len({r["index"] for r in records.values()}) == len(records) == 14
+    rows = (out / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + 14
+    assert second.counts.as_dict() == {"total": 14, "done": 12, "failed": 0, "skipped": 2,
+                                       "cancelled": 0}
+    for path in (removed_done, removed_not_done):
+        assert (records[path]["status"], records[path]["reason"]) == ("skipped", "input.missing")
+    for path in set(done) - {modified, removed_done}:
+        assert os.stat(records[path]["outputs"][0]).st_mtime_ns == mtimes[path], "not redone"
+    assert records[modified]["status"] == "done"
+    assert records[modified]["source"]["width"] == 40, "the modified file was done again"
+    for path in added:
+        assert records[str(path)]["status"] == "done"
+        assert records[str(path)]["index"] >= 12, "an added file takes a new index"
+    with JobStore.in_dir(state, readonly=True) as store:
+        runs = {i.path: store.runs(first.job_id, i.index) for i in store.items(first.job_id)}
+    for path in set(done) - {modified, removed_done}:
+        assert {r.job_run for r in runs[path]} == {1}, "finished files did not run again"
+    assert max(r.job_run for r in runs[modified]) == 2
