@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psutil
 
+from pixelmill.store import JobStore
 from tests.runtime._cli import (
     assert_complete,
     finish,
@@ -67,6 +68,8 @@ def test_two_ctrl_c_stop_at_once_and_a_resume_completes_the_export(tmp_path: Pat
     wait_for(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status()
                              != psutil.STATUS_ZOMBIE for pid in group), 10,
              "every process of the run to end")
+    with JobStore.in_dir(state, readonly=True) as store:
+        assert store.job(job_id).status == "interrupted"  # type: ignore[union-attr]
 
     code, _, err = finish(spawn("resume", job_id, "--state", state, "--quiet"))
     assert code == 0, err
