@@ -84,7 +84,7 @@ console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 def _write_small(path: Path, seed: int) -> None:
-    from pixelmill.testing_images import write_photo_like
+    from pixelmill.testing.images import write_photo_like
 
     tmp = path.with_name(f".{path.name}.tmp")
     write_photo_like(tmp, SMALL_SIZE, seed=seed, fmt="JPEG")

@@ -16,7 +16,7 @@ from PIL import Image
 from pixelmill import ConfigError, JobSpec, Runtime, ops
 from pixelmill.imaging import AnalysisDef, OpDef, register_analysis, register_op
 from pixelmill.imaging.steps import ItemContext, Param
-from pixelmill.testing_images import write_sample_set
+from pixelmill.testing.images import write_sample_set
 
 
 def fraction(value: Any) -> float:

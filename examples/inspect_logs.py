@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 
 from pixelmill import JobSpec, Runtime, ops
-from pixelmill.runtime.logs import LogFilter, read_records, summarize
-from pixelmill.testing_images import write_sample_set
+from pixelmill.logs import LogFilter, read_records, summarize
+from pixelmill.testing.images import write_sample_set
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="pixelmill-logs-") as tmp:

@@ -20,7 +20,7 @@ __all__ = ["console_main"]
 
 
 def console_main() -> int:
-    """Run the command line (`pixelmill.runtime.cli.main`) as `python -m pixelmill` runs it.
+    """Run the command line (`pixelmill.cli.main`) as `python -m pixelmill` runs it.
 
     multiprocessing starts each worker by importing the parent's `__main__`
     again, unless it is a package's `__main__` module; the console script is
@@ -35,7 +35,7 @@ def console_main() -> int:
         script.__spec__ = importlib.util.find_spec("pixelmill.__main__")
     if _runs_local_workers(sys.argv[1:]):
         fork_server.start()
-    from pixelmill.runtime.cli import main  # after the fork server started
+    from pixelmill.cli import main  # after the fork server started
 
     return main()
 

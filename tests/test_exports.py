@@ -9,7 +9,7 @@ import pixelmill
 
 _SUBMODULES = {
     "errors", "imaging", "runtime", "actors", "report", "store",
-    "testing", "testing_images", "testing_hostile",
+    "testing", "cli", "logs",
 }
 _TOOLS = {"Any", "TYPE_CHECKING", "importlib"}  # what pixelmill/__init__ itself uses
 

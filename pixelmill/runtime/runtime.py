@@ -51,7 +51,7 @@ from pixelmill.runtime._main_guard import refuse_unguarded_main
 from pixelmill.runtime._ray_backend import join_ray, ray_available_mb
 from pixelmill.runtime.config import RuntimeConfig
 from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
-from pixelmill.runtime.logging import make_logger
+from pixelmill.runtime.log_writer import make_logger
 from pixelmill.runtime.relay import HandleTable, Relay
 from pixelmill.runtime.spec import JobSpec, new_job_id
 from pixelmill.store import STORE_FILE, JobRow, JobStore, Owner, state_dir

@@ -14,7 +14,7 @@ from PIL import Image
 from pixelmill.imaging import analyses
 from pixelmill.imaging.safe_open import open_image
 from pixelmill.imaging.steps import AnalysisDef, ItemContext
-from pixelmill.testing_images import gradient_mean, write_gradient, write_photo_like
+from pixelmill.testing.images import gradient_mean, write_gradient, write_photo_like
 
 
 def measure(definition: AnalysisDef, image: Image.Image, ctx: ItemContext) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pixelmill.imaging import ops
 from pixelmill.imaging._modes import to_rgb
 from pixelmill.imaging.pipeline import DEFAULT_MAX_PIXELS, OutputTarget, Pipeline, run
 from pixelmill.imaging.safe_open import open_image
-from pixelmill.testing_hostile import (
+from pixelmill.testing.hostile import (
     BAD_NAMES,
     GOOD_NAMES,
     GoodExpectation,

@@ -12,7 +12,7 @@ from pixelmill import errors
 from pixelmill.imaging import _integrity as integrity
 from pixelmill.imaging._integrity import MAX_JPEG_SCANS, check_integrity
 from pixelmill.imaging.safe_open import open_image
-from pixelmill.testing_images import (
+from pixelmill.testing.images import (
     encoded,
     jpeg_claiming,
     photo_like,

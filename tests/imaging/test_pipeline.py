@@ -20,7 +20,7 @@ from pixelmill.imaging.pipeline import (
 )
 from pixelmill.imaging.safe_open import ImageHeader, probe
 from pixelmill.imaging.steps import AnalysisDef, OpDef, Step, register_analysis, register_op
-from pixelmill.testing_images import write_image, write_photo_like
+from pixelmill.testing.images import write_image, write_photo_like
 
 ALL_ANALYSES = ["rgb_histogram", "channel_stats", "luminance", "sharpness", "metadata"]
 

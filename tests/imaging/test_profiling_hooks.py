@@ -16,7 +16,7 @@ from pixelmill.imaging._stages import recording, stage_clock
 from pixelmill.imaging.pipeline import OutputTarget, Pipeline, run
 from pixelmill.imaging.steps import ItemContext
 from pixelmill.imaging.tuning import tune_process
-from pixelmill.testing_images import write_photo_like
+from pixelmill.testing.images import write_photo_like
 
 PIPELINE = Pipeline.validated(
     steps=[ops.thumbnail(64), ops.save(format="jpeg")],

@@ -36,7 +36,7 @@ from PIL import Image, ImageOps
 
 from pixelmill.imaging import ops
 from pixelmill.imaging.pipeline import OutputTarget, Pipeline, run
-from pixelmill.testing_images import photo_like, write_photo_like
+from pixelmill.testing.images import photo_like, write_photo_like
 
 BOX = 1024
 SIZE = (3000, 2000)

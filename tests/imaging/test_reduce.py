@@ -17,7 +17,7 @@ from pixelmill.imaging import ops, safe_open, steps
 from pixelmill.imaging.pipeline import OutputTarget, Pipeline, estimate_memory_mb, run
 from pixelmill.imaging.safe_open import ImageHeader, open_image, probe
 from pixelmill.imaging.steps import AnalysisDef, OpDef, Step, register_analysis, register_op
-from pixelmill.testing_images import write_image, write_photo_like
+from pixelmill.testing.images import write_image, write_photo_like
 
 BIG = 10**8
 RED, BLUE = (255, 0, 0), (0, 0, 255)

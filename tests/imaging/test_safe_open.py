@@ -15,7 +15,7 @@ from PIL import Image, ImageCms
 
 from pixelmill import errors
 from pixelmill.imaging.safe_open import ImageHeader, map_decode_errors, open_image, probe
-from pixelmill.testing_images import (
+from pixelmill.testing.images import (
     write_broken_files,
     write_huge_header_png,
     write_image,

@@ -14,7 +14,7 @@ from PIL import Image, ImageCms
 
 from pixelmill import errors
 from pixelmill.imaging.save import OutputTarget, output_path, save_image, translate_write_error
-from pixelmill.testing_images import write_image
+from pixelmill.testing.images import write_image
 
 PIECES = [
     "..",

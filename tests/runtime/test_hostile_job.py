@@ -10,7 +10,7 @@ from PIL import Image
 
 from pixelmill import JobSpec, JobStatus, Runtime, ops
 from pixelmill.actors.recovery import RecoveryPolicy
-from pixelmill.testing_hostile import write_hostile_corpus
+from pixelmill.testing.hostile import write_hostile_corpus
 
 
 def test_the_hostile_corpus_ends_each_file_once_with_the_right_outcome(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pixelmill.imaging import ops
 from pixelmill.messages import JobStatus
 from pixelmill.runtime.config_file import find_config, load_settings
 from pixelmill.runtime.job_file import is_job_file, load_job_file
-from pixelmill.runtime.progress import Interrupts, follow_job, print_result
+from pixelmill.cli.progress import Interrupts, follow_job, print_result
 from pixelmill.runtime.runtime import Runtime
 from pixelmill.runtime.spec import JobSpec
 from pixelmill.store import JobStore, state_dir

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import GifImagePlugin, Image
 
-from pixelmill.testing_images import (
+from pixelmill.testing.images import (
     BROKEN_KINDS,
     gif_with_frames,
     gradient_mean,

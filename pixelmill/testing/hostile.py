@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms
 
-from pixelmill.testing_images import (
+from pixelmill.testing.images import (
     BROKEN_KINDS,
     encoded_photo,
     gif_with_frames,

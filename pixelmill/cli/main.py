@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pixelmill.errors import ConfigError, PixelmillError
-from pixelmill.runtime.cli_jobs import config_command, jobs_command
-from pixelmill.runtime.cli_logs import add_logs_parser, logs_command
-from pixelmill.runtime.cli_run import (
+from pixelmill.cli.jobs import config_command, jobs_command
+from pixelmill.cli.logs import add_logs_parser, logs_command
+from pixelmill.cli.run import (
     DEFAULT_ANALYSES,
     EXIT_ABORTED,
     EXIT_INTERRUPTED,
@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         match args.command:
             case "demo":
-                from pixelmill.runtime.demo import prepare_demo
+                from pixelmill.cli.demo import prepare_demo
 
                 inputs, out = prepare_demo(args.out, count=args.count)
                 args.out = out

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from pixelmill.errors import ConfigError
-from pixelmill.runtime.logs import (
+from pixelmill.logs import (
     LogFilter,
     LogReader,
     parse_time,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pixelmill.runtime.cli import main
+from pixelmill.cli import main
 from pixelmill.testing import write_sample_set
 
 

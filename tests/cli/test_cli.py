@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from pixelmill.messages import JobCounts, JobStatus
-from pixelmill.runtime.cli import main
+from pixelmill.cli import main
 from pixelmill.runtime.handle import JobResult
 from pixelmill.testing import write_broken_files, write_sample_set
 
@@ -73,7 +73,7 @@ def test_an_unknown_analysis_exits_2_naming_it(
 
 
 def test_exit_codes_follow_how_the_job_ended() -> None:
-    from pixelmill.runtime.cli_run import exit_code as _exit_code
+    from pixelmill.cli.run import exit_code as _exit_code
 
     def result(status: JobStatus, **counts: int) -> JobResult:
         return JobResult(job_id="j", name="j", status=status, counts=JobCounts(**counts),

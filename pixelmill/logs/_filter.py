@@ -9,7 +9,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.errors import ConfigError
-from pixelmill.runtime._log_summary import timestamp_of
+from pixelmill.logs._summary import timestamp_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

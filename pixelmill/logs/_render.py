@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from pixelmill.runtime._log_summary import _without_path, timestamp_of
+from pixelmill.logs._summary import _without_path, timestamp_of
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -12,8 +12,8 @@ from pixelmill.actors.base import ActorContext
 from pixelmill.actors.timer import Timer
 from pixelmill.errors import PixelmillError
 from pixelmill.messages import InjectCrash
-from pixelmill.runtime.logging import make_logger
-from pixelmill.testing_images import (
+from pixelmill.runtime.log_writer import make_logger
+from pixelmill.testing.images import (
     write_broken_files,
     write_gradient,
     write_image,

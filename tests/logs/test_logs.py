@@ -13,8 +13,8 @@ import pytest
 from rich.console import Console
 
 from pixelmill.errors import ConfigError
-from pixelmill.runtime.logging import make_logger
-from pixelmill.runtime.logs import (
+from pixelmill.runtime.log_writer import make_logger
+from pixelmill.logs import (
     LogFilter,
     LogReader,
     SlowItem,

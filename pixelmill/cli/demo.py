@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pixelmill.testing_images import write_sample_set
+from pixelmill.testing.images import write_sample_set
 
 __all__ = ["prepare_demo"]
 

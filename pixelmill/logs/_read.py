@@ -1,9 +1,4 @@
-"""Read pixelmill's JSON-lines logs back: stream, filter, follow, summarise, render.
-
-The library side of `pixelmill logs`. A log line is one JSON object
-(`logging.py` writes them); a line that is not one (a torn last line after a
-crash, garbage) is skipped and counted, never fatal.
-"""
+"""Reading logs back: records streamed from files, filtered, followed, summarised."""
 
 from __future__ import annotations
 
@@ -15,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pixelmill.errors import ConfigError
-from pixelmill.runtime._log_filter import LEVELS, LogFilter, parse_time, resolve_job
-from pixelmill.runtime._log_render import render_records
-from pixelmill.runtime._log_summary import (
+from pixelmill.logs._filter import LEVELS, LogFilter, parse_time, resolve_job
+from pixelmill.logs._render import render_records
+from pixelmill.logs._summary import (
     ErrorGroup,
     JobTimeline,
     LogSummary,
