@@ -14,8 +14,7 @@ import numpy as np
 from PIL import Image
 
 from pixelmill import ConfigError, JobSpec, Runtime, ops
-from pixelmill.imaging import AnalysisDef, OpDef, register_analysis, register_op
-from pixelmill.imaging.steps import ItemContext, Param
+from pixelmill.extend import AnalysisDef, ItemContext, OpDef, Param, register_analysis, register_op
 from pixelmill.testing.images import write_sample_set
 
 

@@ -3,7 +3,9 @@
 Three tiers, as httpx has them: `run_batch()` for one job in one call; a
 `Runtime` to embed, submitting `JobSpec`s and following `JobHandle`s; and
 the actors and typed messages beneath (`pixelmill.actors`,
-`pixelmill.messages`). Importing pixelmill configures no logging.
+`pixelmill.messages`). A host's own ops and analyses are defined and
+registered through `pixelmill.extend`, as trio keeps its extension points in
+`trio.lowlevel`. Importing pixelmill configures no logging.
 """
 
 import importlib
@@ -40,17 +42,9 @@ from pixelmill.errors import (
 )
 
 if TYPE_CHECKING:
-    from pixelmill import messages
+    from pixelmill import extend, messages
     from pixelmill.imaging import ops
-    from pixelmill.imaging._params import Param, boolean, choice, integer, number
-    from pixelmill.imaging.steps import (
-        AnalysisDef,
-        ItemContext,
-        OpDef,
-        Step,
-        register_analysis,
-        register_op,
-    )
+    from pixelmill.imaging.steps import Step
     from pixelmill.messages import (
         ItemFinished,
         ItemStatus,
@@ -70,19 +64,10 @@ if TYPE_CHECKING:
 # imports `pixelmill.actors.worker`) and the command line's start-up load only
 # what they touch, not the whole runtime.
 _LAZY: dict[str, str] = {
+    "extend": "pixelmill.extend",
     "messages": "pixelmill.messages",
     "ops": "pixelmill.imaging",
-    "Param": "pixelmill.imaging._params",
-    "boolean": "pixelmill.imaging._params",
-    "choice": "pixelmill.imaging._params",
-    "integer": "pixelmill.imaging._params",
-    "number": "pixelmill.imaging._params",
-    "AnalysisDef": "pixelmill.imaging.steps",
-    "ItemContext": "pixelmill.imaging.steps",
-    "OpDef": "pixelmill.imaging.steps",
     "Step": "pixelmill.imaging.steps",
-    "register_analysis": "pixelmill.imaging.steps",
-    "register_op": "pixelmill.imaging.steps",
     "ItemFinished": "pixelmill.messages",
     "ItemStatus": "pixelmill.messages",
     "JobFinished": "pixelmill.messages",
@@ -116,7 +101,6 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "AnalysisDef",
     "BrokenRuntimeError",
     "BrokenWorkerError",
     "BusyJobError",
@@ -127,7 +111,6 @@ __all__ = [
     "InjectedCrashError",
     "InputError",
     "InternalError",
-    "ItemContext",
     "ItemFinished",
     "ItemStatus",
     "JobAbortedError",
@@ -143,12 +126,10 @@ __all__ = [
     "NoSpaceError",
     "NotAFileError",
     "NotAnImageError",
-    "OpDef",
     "OutputConflictError",
     "OutputError",
     "OutputMissingError",
     "OutputPermissionError",
-    "Param",
     "PixelmillError",
     "Priority",
     "ResourceError",
@@ -161,13 +142,8 @@ __all__ = [
     "UnsupportedImageError",
     "WorkerError",
     "WorkerTimeoutError",
-    "boolean",
-    "choice",
-    "integer",
+    "extend",
     "messages",
-    "number",
     "ops",
-    "register_analysis",
-    "register_op",
     "run_batch",
 ]

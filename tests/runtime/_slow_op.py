@@ -11,8 +11,8 @@ from typing import Any
 
 from PIL import Image
 
-from pixelmill.imaging._params import Param, integer
-from pixelmill.imaging.steps import ItemContext, OpDef, op_names, register_op
+from pixelmill.extend import ItemContext, OpDef, Param, integer, register_op
+from pixelmill.imaging.steps import op_names
 
 
 def _pause(image: Image.Image, params: Any, ctx: ItemContext) -> Image.Image:

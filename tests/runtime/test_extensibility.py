@@ -11,15 +11,16 @@ import pytest
 from PIL import Image, ImageOps
 
 from pixelmill import ConfigError, JobSpec, Runtime, ops
-from pixelmill.imaging._params import Param, number
-from pixelmill.imaging.steps import (
+from pixelmill.extend import (
     AnalysisDef,
     ItemContext,
     OpDef,
-    op_names,
+    Param,
+    number,
     register_analysis,
     register_op,
 )
+from pixelmill.imaging.steps import op_names
 from pixelmill.runtime.spec import plugins_of
 from pixelmill.testing import write_image
 
