@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from pixelmill.errors import ConfigError, InternalError, MemoryLimitError, PixelmillError
 from pixelmill.imaging._builtin_ops import draft_request
 from pixelmill.imaging._memory import estimate_decode_mp, estimate_memory_mb
+from pixelmill.imaging._output_paths import OutputTarget
 from pixelmill.imaging._stages import stage_clock
 from pixelmill.imaging.safe_open import check_reduce, open_image
-from pixelmill.imaging.save import OutputTarget
 from pixelmill.imaging.steps import (
     AnalysisDef,
     ItemContext,

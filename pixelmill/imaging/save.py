@@ -18,7 +18,7 @@ from pixelmill.imaging._output_paths import (
 from pixelmill.imaging._stages import stage_clock
 from pixelmill.imaging.atomic import open_atomic
 
-__all__ = ["SAVE_FORMATS", "OutputTarget", "output_path", "save_image", "translate_write_error"]
+__all__ = ["SAVE_FORMATS", "output_path", "save_image", "translate_write_error"]
 
 SAVE_FORMATS = {"jpeg": ("JPEG", "jpg"), "png": ("PNG", "png"), "webp": ("WEBP", "webp")}
 """The `save` op's formats: name -> (Pillow format, file extension)."""

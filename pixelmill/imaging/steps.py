@@ -15,7 +15,7 @@ from pixelmill.imaging._params import REQUIRED, Param
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pixelmill.imaging.save import OutputTarget
+    from pixelmill.imaging._output_paths import OutputTarget
 
 __all__ = [
     "AnalysisDef",
@@ -23,7 +23,6 @@ __all__ = [
     "ItemContext",
     "Measure",
     "OpDef",
-    "Param",
     "Scalar",
     "Step",
     "StepKind",

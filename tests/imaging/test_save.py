@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
 from pixelmill import errors
-from pixelmill.imaging.save import OutputTarget, output_path, save_image, translate_write_error
+from pixelmill.imaging._output_paths import OutputTarget
+from pixelmill.imaging.save import output_path, save_image, translate_write_error
 from pixelmill.testing.images import write_image
 
 PIECES = [
