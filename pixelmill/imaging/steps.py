@@ -27,7 +27,6 @@ __all__ = [
     "Step",
     "StepKind",
     "analysis_def",
-    "analysis_names",
     "op_def",
     "op_names",
     "parse_step",
@@ -240,11 +239,6 @@ def _register(
 def op_names() -> list[str]:
     """The registered ops, sorted."""
     return sorted(_OPS)
-
-
-def analysis_names() -> list[str]:
-    """The registered analyses, sorted."""
-    return sorted(_ANALYSES)
 
 
 def op_def(name: str) -> OpDef:
