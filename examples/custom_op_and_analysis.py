@@ -15,7 +15,7 @@ from PIL import Image
 
 from pixelmill import ConfigError, JobSpec, Runtime, ops
 from pixelmill.extend import AnalysisDef, ItemContext, OpDef, Param, register_analysis, register_op
-from pixelmill.testing.images import write_sample_set
+from pixelmill.testing import write_sample_set
 
 
 def fraction(value: Any) -> float:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pixelmill import JobEvent, JobSpec, Runtime, ops
 from pixelmill.messages import ItemFinished, JobFinished, JobProgress
-from pixelmill.testing.images import write_sample_set
+from pixelmill.testing import write_sample_set
 
 
 class ProgressPrinter:

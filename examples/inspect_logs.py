@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pixelmill import JobSpec, Runtime, ops
 from pixelmill.logs import LogFilter, read_records, summarize
-from pixelmill.testing.images import write_sample_set
+from pixelmill.testing import write_sample_set
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="pixelmill-logs-") as tmp:

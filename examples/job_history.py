@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pixelmill import JobEvent, JobSpec, Runtime, ops
 from pixelmill.messages import ItemFinished
-from pixelmill.testing.images import write_sample_set
+from pixelmill.testing import write_sample_set
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="pixelmill-history-") as tmp:

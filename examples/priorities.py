@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pixelmill import JobEvent, JobSpec, Priority, Runtime
 from pixelmill.messages import ItemFinished, JobFinished
-from pixelmill.testing.images import write_sample_set
+from pixelmill.testing import write_sample_set
 
 BULK_ITEMS = 40
 
