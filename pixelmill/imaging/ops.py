@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pixelmill.imaging import _builtin_ops  # noqa: F401 - registers the ops built here
-from pixelmill.imaging.steps import Step, validate_step
+from pixelmill.imaging.steps import Step
 
 __all__ = [
     "autocontrast",
@@ -27,7 +27,7 @@ __all__ = [
 
 
 def _op(name: str, **params: Any) -> Step:
-    return validate_step(Step(name, params), "op")
+    return Step.from_data({"op": name, **params}, kind="op")
 
 
 def thumbnail(size: int | tuple[int, int], *, resample: str = "lanczos") -> Step:

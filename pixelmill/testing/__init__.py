@@ -8,11 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pykka
 
-from pixelmill.actors.base import ActorContext
-from pixelmill.actors.timer import Timer
 from pixelmill.errors import PixelmillError
 from pixelmill.messages import InjectCrash
-from pixelmill.runtime.log_writer import make_logger
 from pixelmill.testing.images import (
     write_broken_files,
     write_gradient,
@@ -22,6 +19,8 @@ from pixelmill.testing.images import (
 )
 
 if TYPE_CHECKING:
+    from pixelmill.actors.base import ActorContext
+    from pixelmill.actors.timer import Timer
     from pixelmill.runtime.runtime import Runtime
 
 __all__ = [
@@ -35,7 +34,7 @@ __all__ = [
     "write_sample_set",
 ]
 
-M = TypeVar("M")
+_M = TypeVar("_M")
 
 
 class _Sync:
@@ -82,7 +81,7 @@ class Probe:
         self.received.append(message)
         return message
 
-    def expect(self, kind: type[M], timeout: float = 5.0) -> M:
+    def expect(self, kind: type[_M], timeout: float = 5.0) -> _M:
         """The next message of type `kind`, skipping others (kept in `received`)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -150,5 +149,11 @@ def make_context(
     peers: dict[str, pykka.ActorRef[Any]] | None = None, timer: Timer | None = None
 ) -> ActorContext:
     """An `ActorContext` for starting one actor alone in a test; no log file."""
+    # Imported here, not at the top, so that these internals do not become
+    # names of this public module (tests/test_exports.py).
+    from pixelmill.actors.base import ActorContext
+    from pixelmill.actors.timer import Timer
+    from pixelmill.runtime.log_writer import make_logger
+
     log, _ = make_logger(None)
     return ActorContext(log=log, timer=timer or Timer(), peers=dict(peers or {}))
