@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from pixelmill.store import JobRow
 
 # Everything but the errors is imported on first use: a worker process (which
-# imports `pixelmill.actors.worker`) and the command line's start-up load only
+# imports `pixelmill.workers.process`) and the command line's start-up load only
 # what they touch, not the whole runtime.
 _LAZY: dict[str, str] = {
     "extend": "pixelmill.extend",

@@ -11,7 +11,7 @@ import itertools
 import sys
 from typing import TYPE_CHECKING
 
-from pixelmill.actors import fork_server
+from pixelmill.workers import fork_server
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -361,7 +361,7 @@ def test_the_import_check_reads_the_readme_and_the_examples() -> None:
 def test_a_worker_imports_the_pipeline_without_the_runtime() -> None:
     # Worker processes start faster for it (the fork server imports this module).
     code = (
-        "import sys, pixelmill.actors.worker; "
+        "import sys, pixelmill.workers.process; "
         "print(sorted(m for m in sys.modules if m.startswith(('pixelmill.runtime', 'structlog'))))"
     )
     loaded = subprocess.run(

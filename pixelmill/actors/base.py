@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from pixelmill.actors.timer import Timer
-    from pixelmill.actors.worker import FaultPlan
+    from pixelmill.workers.faults import FaultPlan
 
 __all__ = ["Actor", "ActorContext", "Role"]
 

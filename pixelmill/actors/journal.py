@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pixelmill.actors.worker import load_plugins
 from pixelmill.errors import ConfigError, PixelmillError
 from pixelmill.imaging.pipeline import Pipeline
 from pixelmill.imaging.steps import Step
 from pixelmill.messages import JobOrder, JobStatus, Priority
 from pixelmill.store import JobStore
+from pixelmill.workers.process import load_plugins
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

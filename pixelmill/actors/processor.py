@@ -1,22 +1,17 @@
-"""The ProcessorPool and its Processors: each Processor owns one worker process."""
+"""The Processor: one worker (a `WorkerBackend`), its held work and its time limits."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import os
-import signal
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pykka
 
-from pixelmill.actors import fork_server, worker
 from pixelmill.actors.base import Actor, ActorContext, Role
-from pixelmill.actors.worker import WorkerSettings
+from pixelmill.errors import BrokenWorkerError
 from pixelmill.messages import (
     AbandonJob,
     BatchDone,
@@ -27,6 +22,13 @@ from pixelmill.messages import (
     ProcessBatch,
     ProcessorIdle,
 )
+from pixelmill.workers.backend import WorkerBackend, start_worker
+from pixelmill.workers.process import Outcome, Task, TaskItem, WorkerFailure
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from pixelmill.workers.settings import WorkerSettings
 
 __all__ = ["DEPTH", "Processor", "Work", "failed_all"]
 
@@ -38,15 +40,15 @@ through the actors between two others."""
 
 @dataclass(frozen=True, slots=True)
 class _Returned:
-    """A worker's answer for an item, brought back into the Processor's thread."""
+    """A worker's answer for a piece of work, brought back into the Processor's thread."""
 
     token: int
-    outcome: Any
+    outcome: list[Outcome] | BaseException
 
 
 @dataclass(frozen=True, slots=True)
 class _Started:
-    """The worker process of an executor generation is up, with this pid."""
+    """The worker of a generation is up, with this pid."""
 
     generation: int
     pid: int
@@ -54,7 +56,7 @@ class _Started:
 
 @dataclass(frozen=True, slots=True)
 class _Died:
-    """The worker process of an executor generation died (seen by the Ray backend)."""
+    """The worker of a generation died (seen while idle by the backends that can)."""
 
     generation: int
 
@@ -83,8 +85,9 @@ class Processor(Actor):
 
     It holds up to `DEPTH` pieces of work: the worker runs the first and
     starts the next as soon as it is done. The actor never blocks on the
-    worker: the executor's completion callback tells the result back to the
-    actor, which stays responsive meanwhile. An item past its time limit
+    worker: the callback of each submitted task's future tells the result
+    back to the actor, which stays responsive meanwhile. It knows its worker
+    only as a `WorkerBackend`, local or on Ray alike. An item past its time limit
     (counted from when it started) has its worker killed (`worker.timeout`);
     a worker that dies mid-item (`worker.crashed`) is replaced, and the work
     queued behind that item, which never started, is given to the new one.
@@ -106,9 +109,7 @@ class Processor(Actor):
         self._index = index
         self._pool = pool
         self._settings = settings
-        self._executor: Any = None
-        """A one-process `ProcessPoolExecutor`, or a Ray actor with the same calls."""
-        self._broken: tuple[type[BaseException], ...] = (BrokenProcessPool,)
+        self._worker: WorkerBackend | None = None
         self._generation = 0
         self._pid: int | None = None
         self._tokens = itertools.count()
@@ -120,8 +121,8 @@ class Processor(Actor):
         self._deadline_key = -1
 
     def on_start(self) -> None:
-        """Starts the worker process ahead of the first item (in the actor's thread)."""
-        self._new_executor()
+        """Starts the worker ahead of the first item (in the actor's thread)."""
+        self._new_worker()
 
     def on_stop(self) -> None:
         """Ends the worker: at once if an item still runs, else after it is idle.
@@ -129,10 +130,10 @@ class Processor(Actor):
         The Runtime drains (or cancels and waits for) running items before it
         stops its actors, so an item still running here was given up on.
         """
-        self._end_executor(wait=not self._held)
+        self._end_worker(wait=not self._held)
 
     def on_failure(self, *exc_info: Any) -> None:
-        self._end_executor(wait=False)
+        self._end_worker(wait=False)
         super().on_failure(*exc_info)
 
     def handle(self, message: Any) -> Any:
@@ -146,7 +147,7 @@ class Processor(Actor):
                 if self._held:
                     self._start_clock()  # the time limit counts from the worker's start
             case _Started():
-                pass  # the pid of an executor already replaced
+                pass  # the pid of a worker already replaced
             case _Deadline(token=token):
                 self._deadline(token)
             case _Died(generation=generation):
@@ -162,107 +163,65 @@ class Processor(Actor):
                 return super().handle(message)
         return None
 
-    # -- the worker process -------------------------------------------------
+    # -- the worker ---------------------------------------------------------
 
-    def _new_executor(self) -> None:
+    def _new_worker(self) -> None:
         self._generation += 1
         self._pid = None
         self._kill = None  # a kill meant for the last worker
-        if self._settings.backend == "ray":
-            from pixelmill.actors import ray_worker  # only with the `ray` extra
-
-            self._executor = ray_worker.RayWorkerHandle(self._settings.memory_mb)
-            self._broken = (BrokenProcessPool, *ray_worker.dead_worker_errors)
-            warm = self._executor.warm_up()
-            self._watch(self._executor.watch())
-        else:
-            self._executor = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=fork_server.worker_context(),
-                initializer=worker.init_worker,
-                initargs=(self._settings.memory_mb,),
-            )
-            warm = self._executor.submit(worker.warm_up)
+        self._worker = start_worker(self._settings)
         generation, actor_ref = self._generation, self.actor_ref
 
         def started(done: Future[int]) -> None:
             if not done.cancelled() and done.exception() is None:
                 _tell_unless_dead(actor_ref, _Started(generation, done.result()))
 
-        warm.add_done_callback(started)
-
-    def _watch(self, death: Future[None]) -> None:
-        generation, actor_ref = self._generation, self.actor_ref
-
         def died(done: Future[None]) -> None:
-            if not done.cancelled() and isinstance(done.exception(), self._broken):
+            if not done.cancelled() and isinstance(done.exception(), BrokenWorkerError):
                 _tell_unless_dead(actor_ref, _Died(generation))
 
-        death.add_done_callback(died)
+        self._worker.started.add_done_callback(started)
+        self._worker.died.add_done_callback(died)
 
     def _died(self, generation: int) -> None:
         # Held work fails on its own (and is answered); an idle worker that
         # died is replaced before it is given work, so no item is charged.
-        if generation == self._generation and not self._held and self._executor is not None:
+        if generation == self._generation and not self._held and self._worker is not None:
             self._replace_worker("died while idle")
 
-    def _end_executor(self, *, wait: bool) -> None:
-        if self._executor is None:
+    def _end_worker(self, *, wait: bool) -> None:
+        if self._worker is None:
             return
-        if not wait:
-            self._kill_worker()
-        self._executor.shutdown(wait=wait, cancel_futures=True)
-        self._executor = None
-
-    def _kill_worker(self) -> None:
-        """SIGKILL the worker process; its running future then fails as broken."""
-        if hasattr(self._executor, "kill"):  # a Ray actor
-            self._executor.kill()
-            return
-        # The executor's own table is the truth even before the warm-up
-        # reported the pid; the attribute is CPython's, stable since 3.8.
-        processes = getattr(self._executor, "_processes", None) or {}
-        for pid in {*processes, *([self._pid] if self._pid else [])}:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        self._worker.shutdown(wait=wait)
+        self._worker = None
 
     def _replace_worker(self, why: str) -> None:
         self.actor_log.warning("worker.replaced", why=why)
-        self._end_executor(wait=False)
-        self._new_executor()
+        self._end_worker(wait=False)
+        self._new_worker()
 
     # -- items ----------------------------------------------------------------
 
-    def _submit(self, request: Work) -> None:
+    def _submit(self, work: Work) -> None:
         token = next(self._tokens)
-        options = {
-            "faults": self._settings.faults,
-            "min_free_mb": self._settings.min_free_mb,
-            "plugins": request.plugins,
-        }
-        arguments: tuple[Any, ...]
-        if isinstance(request, ProcessBatch):
-            entries = [(item.path, item.target, item.attempt) for item in request.items]
-            arguments = (worker.run_items, entries, request.pipeline)
-        else:
-            arguments = (worker.run_item, request.path, request.pipeline, request.target)
-            options |= {"reduce": request.reduce, "attempt": request.attempt}
-        assert self._executor is not None
+        task = _task(work)
+        assert self._worker is not None
         try:
-            future = self._executor.submit(*arguments, **options)
-        except BrokenProcessPool:
+            future = self._worker.submit(task)
+        except BrokenWorkerError:
             if self._held:
                 # It died with work in it: that work's failure replays this too.
-                self._held.append(_Held(token, request))
+                self._held.append(_Held(token, work))
                 return
             # The worker died while idle (killed from outside): replace it quietly.
             self._replace_worker("died while idle")
-            future = self._executor.submit(*arguments, **options)
-        self._held.append(_Held(token, request))
+            future = self._worker.submit(task)
+        self._held.append(_Held(token, work))
         actor_ref = self.actor_ref
 
-        def returned(done: Future[Any]) -> None:
-            # Runs in the executor's thread: only hand the outcome over.
+        def returned(done: Future[list[Outcome]]) -> None:
+            # Runs in a thread of the backend's: only hand the outcome over.
+            outcome: list[Outcome] | BaseException
             try:
                 outcome = done.result()
             except BaseException as exc:
@@ -291,18 +250,21 @@ class Processor(Actor):
             self._kill_for(token, "timeout")
 
     def _kill_for(self, token: int, why: str) -> None:
+        """Kill the worker for the work `token`; its future then fails as broken."""
         self._kill = (token, why)
-        self._kill_worker()
+        if self._worker is not None:
+            self._worker.kill()
 
-    def _answer(self, token: int, outcome: Any) -> None:
+    def _answer(self, token: int, outcome: list[Outcome] | BaseException) -> None:
         if not self._held or self._held[0].token != token:
             return  # work re-given to a new worker answers under a new token
         head = self._held.popleft()
         request = head.work
         self.actor_timer.cancel(self._deadline_key)
-        if isinstance(outcome, self._broken):
+        if isinstance(outcome, BrokenWorkerError):
             self._worker_died(head)
         else:
+            answer: ItemDone | ItemFailed | BatchDone
             if isinstance(outcome, BaseException):
                 what = f"{type(outcome).__name__}: {outcome}"
                 answer = failed_all(request, self._index, "internal.error", what)
@@ -315,7 +277,8 @@ class Processor(Actor):
                     ),
                 )
             else:
-                answer = _item_answer(request.job_id, request, outcome, self._index)
+                (only,) = outcome
+                answer = _item_answer(request.job_id, request, only, self._index)
             self._finish(request, answer)
             if self._held and self._held[0].work.job_id in self._abandoned:
                 self._kill_for(self._held[0].token, "abandon")
@@ -344,7 +307,7 @@ class Processor(Actor):
             )
             reason = "worker.timeout" if why == "worker.timeout" else "worker.crashed"
             self._finish(head.work, failed_all(head.work, self._index, reason, what))
-        if self._executor is None:
+        if self._worker is None:
             return  # stopping: nothing more runs
         self._replace_worker(why)
         for work in waiting:
@@ -354,22 +317,35 @@ class Processor(Actor):
             else:
                 self._submit(work)
 
-    def _finish(self, work: Work, answer: Any) -> None:
+    def _finish(self, work: Work, answer: ItemDone | ItemFailed | BatchDone) -> None:
         self.reply(work.reply_to, answer)
         self._pool.tell(ProcessorIdle(worker=self._index))
 
 
+def _task(work: Work) -> Task:
+    """What of `work` crosses into the worker: paths and the pipeline, no actor ref."""
+    if isinstance(work, ProcessBatch):
+        items = tuple(TaskItem(path=item.path, target=item.target, attempt=item.attempt)
+                      for item in work.items)
+    else:
+        items = (TaskItem(path=work.path, target=work.target, attempt=work.attempt,
+                          reduce=work.reduce),)
+    return Task(items=items, pipeline=work.pipeline, plugins=work.plugins)
+
+
 def _item_answer(
-    job_id: str, item: Process | BatchItem, outcome: Any, worker_index: int
+    job_id: str, item: Process | BatchItem, outcome: Outcome, worker_index: int
 ) -> ItemDone | ItemFailed:
     key = {"job_id": job_id, "index": item.index, "attempt": item.attempt, "run": item.run,
            "worker": worker_index}
-    if isinstance(outcome, worker.WorkerFailure):
+    if isinstance(outcome, WorkerFailure):
         return ItemFailed(**key, reason=outcome.reason, message=outcome.message)
     return ItemDone(**key, result=outcome)
 
 
-def failed_all(request: Work, worker_index: int, reason: str, what: str) -> Any:
+def failed_all(
+    request: Work, worker_index: int, reason: str, what: str
+) -> ItemFailed | BatchDone:
     """The answer to `request` when none of its items has an outcome of its own."""
     entries = request.items if isinstance(request, ProcessBatch) else (request,)
     failed = tuple(
@@ -382,7 +358,7 @@ def failed_all(request: Work, worker_index: int, reason: str, what: str) -> Any:
     return failed[0]
 
 
-def _tell_unless_dead(ref: pykka.ActorRef[Any], message: Any) -> None:
+def _tell_unless_dead(ref: pykka.ActorRef[Any], message: object) -> None:
     # A stopped Processor has nobody to act on it; its pool reports its item.
     with contextlib.suppress(pykka.ActorDeadError):
         ref.tell(message)

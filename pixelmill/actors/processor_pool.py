@@ -9,8 +9,8 @@ import pykka
 
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.processor import DEPTH, Processor, Work, failed_all
-from pixelmill.actors.worker import WorkerSettings
 from pixelmill.messages import AbandonJob, ChildActorExited, Process, ProcessBatch, ProcessorIdle
+from pixelmill.workers.settings import WorkerSettings
 
 __all__ = ["ProcessorPool"]
 

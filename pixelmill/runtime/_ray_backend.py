@@ -24,7 +24,7 @@ def join_ray(config: RuntimeConfig, *, workers_given: bool) -> tuple[RuntimeConf
             and `workers` was not given.
     """
     try:
-        from pixelmill.actors import ray_worker
+        from pixelmill.workers import ray_worker
     except ImportError as exc:
         raise ConfigError("backend: 'ray' needs Ray: pip install 'pixelmill[ray]'") from exc
     import ray

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixelmill.actors.recovery import RecoveryPolicy
-from pixelmill.actors.worker import ACTOR_ROLES, FaultPlan, WorkerSettings
 from pixelmill.errors import ConfigError
+from pixelmill.workers.faults import ACTOR_ROLES, FaultPlan
+from pixelmill.workers.settings import BACKENDS, WorkerSettings
 
 __all__ = ["DEFAULT_MAX_PIXELS", "RuntimeConfig"]
 
@@ -100,7 +101,7 @@ class RuntimeConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(f"{key}: expected a positive number of seconds, got {value!r}")
-        if self.backend not in ("local", "ray"):
+        if self.backend not in BACKENDS:
             raise ConfigError(f"backend: expected local or ray, got {self.backend!r}")
         if self.log_level not in _LOG_LEVELS:
             raise ConfigError(

@@ -19,9 +19,9 @@ from typing import Any, TypeAlias
 import tomli_w
 
 from pixelmill.actors.recovery import RecoveryPolicy, Rule, Strategy
-from pixelmill.actors.worker import ACTOR_ROLES, FaultPlan
 from pixelmill.errors import ConfigError
 from pixelmill.runtime.config import RuntimeConfig
+from pixelmill.workers.faults import ACTOR_ROLES, FaultPlan
 
 __all__ = [
     "CONFIG_NAME",

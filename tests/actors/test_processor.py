@@ -63,7 +63,7 @@ def test_a_broken_file_is_answered_failed_with_its_class(
     pool: pykka.ActorRef[Any], probe: Probe, tmp_path: Path
 ) -> None:
     broken = write_broken_files(tmp_path / "bad")
-    (kind, path), *_ = broken.items()
+    (_kind, path), *_ = broken.items()
     pool.tell(_process(probe, path, tmp_path / "out"))
     failed = probe.expect(ItemFailed, timeout=30)
     assert failed.reason.startswith("input.")
@@ -95,7 +95,8 @@ def test_a_batch_runs_in_one_worker_and_is_answered_item_by_item_in_order(
 def test_a_batch_whose_worker_dies_fails_every_item_as_crashed(
     context: ActorContext, probe: Probe, tmp_path: Path
 ) -> None:
-    from pixelmill.actors.worker import FaultPlan, WorkerSettings
+    from pixelmill.workers.faults import FaultPlan
+    from pixelmill.workers.settings import WorkerSettings
 
     paths = [write_image(tmp_path / f"{i}.png") for i in range(3)]
     plan = FaultPlan(crash_rate=0.5, seed=next(
@@ -154,7 +155,8 @@ def test_a_killed_worker_is_replaced_and_the_next_item_still_runs(
 def test_work_queued_behind_a_crashing_item_runs_on_the_new_worker(
     context: ActorContext, probe: Probe, tmp_path: Path
 ) -> None:
-    from pixelmill.actors.worker import FaultPlan, WorkerSettings
+    from pixelmill.workers.faults import FaultPlan
+    from pixelmill.workers.settings import WorkerSettings
 
     crashing, after = write_image(tmp_path / "a.png"), write_image(tmp_path / "b.png")
     seed = next(s for s in range(1000)
@@ -175,8 +177,9 @@ def test_work_queued_behind_a_crashing_item_runs_on_the_new_worker(
 def test_abandoning_a_job_stops_its_running_item_and_never_starts_its_queued_one(
     context: ActorContext, probe: Probe, tmp_path: Path
 ) -> None:
-    from pixelmill.actors.worker import FaultPlan, WorkerSettings
     from pixelmill.messages import AbandonJob
+    from pixelmill.workers.faults import FaultPlan
+    from pixelmill.workers.settings import WorkerSettings
 
     hangs, queued, later = (write_image(tmp_path / f"{n}.png") for n in ("a", "b", "c"))
     seed = next(s for s in range(1000)

@@ -10,8 +10,8 @@ import json
 import re
 from pathlib import Path
 
-from pixelmill.actors.worker import ACTOR_ROLES
 from pixelmill.testing import write_sample_set
+from pixelmill.workers.faults import ACTOR_ROLES
 from tests.runtime._cli import assert_complete, finish, spawn
 
 COUNT = 120

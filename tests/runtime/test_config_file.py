@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pixelmill.actors.recovery import RecoveryPolicy, Rule, Strategy
-from pixelmill.actors.worker import ACTOR_ROLES, FaultPlan
 from pixelmill.errors import ConfigError
 from pixelmill.runtime.config import RuntimeConfig
 from pixelmill.runtime.config_file import (
@@ -26,6 +25,7 @@ from pixelmill.runtime.config_file import (
     migrate,
     settings_from_dict,
 )
+from pixelmill.workers.faults import ACTOR_ROLES, FaultPlan
 
 V1 = """\
 max_workers = 3

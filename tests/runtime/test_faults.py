@@ -19,8 +19,8 @@ import tests.runtime._slow_op  # noqa: F401 - registers test_pause here and in w
 from pixelmill import BrokenRuntimeError, JobSpec, JobStatus, Runtime, ops
 from pixelmill.actors.base import Role
 from pixelmill.actors.recovery import RecoveryPolicy
-from pixelmill.actors.worker import FaultPlan
 from pixelmill.testing import crash_actor, write_sample_set
+from pixelmill.workers.faults import FaultPlan
 
 if TYPE_CHECKING:
     from pixelmill.runtime.handle import JobResult

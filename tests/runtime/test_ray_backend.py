@@ -18,8 +18,8 @@ import pytest
 
 from pixelmill import JobSpec, Runtime, ops
 from pixelmill.actors.recovery import RecoveryPolicy
-from pixelmill.actors.worker import FaultPlan
 from pixelmill.testing import write_sample_set
+from pixelmill.workers.faults import FaultPlan
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'pixelmill[ray]'")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pixelmill import ConfigError, ItemStatus, JobSpec, JobStatus, Runtime, ops
-from pixelmill.actors.worker import FaultPlan
 from pixelmill.testing import write_sample_set
+from pixelmill.workers.faults import FaultPlan
 
 PIPELINE = [ops.thumbnail(32), ops.save(format="png")]
 

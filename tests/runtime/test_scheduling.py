@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from pixelmill import BusyRuntimeError, JobSpec, JobStatus, Priority, Runtime, ops
-from pixelmill.actors.worker import FaultPlan
 from pixelmill.messages import ItemFinished
 from pixelmill.testing import write_sample_set
+from pixelmill.workers.faults import FaultPlan
 
 PIPELINE = [ops.thumbnail(32), ops.save(format="png")]
 

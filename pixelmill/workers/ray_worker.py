@@ -1,4 +1,4 @@
-"""The Ray backend's worker: the same pipeline, in a Ray actor on any node of a cluster.
+"""A worker as a Ray actor: the same pipeline, on any node of a cluster; and joining Ray.
 
 Imported only when a Runtime runs with `backend="ray"`; `pip install
 'pixelmill[ray]'` brings Ray. Only paths and small records travel: inputs are
@@ -16,38 +16,45 @@ from typing import TYPE_CHECKING, Any
 import ray
 from ray._private import ray_constants
 
-from pixelmill.actors import worker
+from pixelmill.workers import process
+from pixelmill.workers._broken import broken_on
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["RayWorkerHandle", "dead_worker_errors", "ensure_ray"]
+    from pixelmill.workers.faults import FaultPlan
+    from pixelmill.workers.process import Outcome, Task
+    from pixelmill.workers.settings import WorkerSettings
+
+__all__ = ["RayWorker", "ensure_ray"]
 
 _CLUSTER_SWITCH = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR  # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER
 
-dead_worker_errors: tuple[type[BaseException], ...] = (
+_DEATHS: tuple[type[BaseException], ...] = (
     ray.exceptions.RayActorError,
     ray.exceptions.WorkerCrashedError,
 )
-"""What a future of a worker that died raises (as `BrokenProcessPool` locally)."""
+"""What a future of an actor that died raises."""
 
 
 class _Worker:
-    """The Ray actor: one worker process, confined as a local worker is."""
+    """The Ray actor: one worker process, prepared as a local one is but for the memory cap.
 
-    def __init__(self, memory_mb: int | None) -> None:
+    Tests find its processes by this class's name (`ray::_Worker`).
+    """
+
+    def __init__(self) -> None:
         # No address-space cap here: a Ray worker maps the object store, far
         # beyond any per-item cap; Ray's own memory monitor guards the node.
-        worker.init_worker(None)
+        process.init_worker(None)
 
     def pid(self) -> int:
-        return os.getpid()
+        return process.warm_up()
 
-    def run_item(self, *args: Any, **kwargs: Any) -> Any:
-        return worker.run_item(*args, **kwargs)
-
-    def run_items(self, *args: Any, **kwargs: Any) -> Any:
-        return worker.run_items(*args, **kwargs)
+    def run_task(
+        self, task: Task, *, faults: FaultPlan | None, min_free_mb: int
+    ) -> list[Outcome]:
+        return process.run_task(task, faults=faults, min_free_mb=min_free_mb)
 
     @ray.method(concurrency_group="watch")
     def watch(self) -> None:
@@ -97,31 +104,33 @@ def _loopback_only() -> Iterator[None]:
             os.environ[_CLUSTER_SWITCH] = previous_env
 
 
-class RayWorkerHandle:
-    """A Processor's worker as a Ray actor, with the executor calls it needs."""
+class RayWorker:
+    """A `WorkerBackend`: one Ray actor, with the CPU of one item.
 
-    def __init__(self, memory_mb: int | None, num_cpus: float = 1.0) -> None:
+    The actor cannot be restarted (`max_restarts=0`); a second call, `watch`, runs in its own
+    thread and fails the moment the actor dies, which is `died`.
+    """
+
+    def __init__(self, settings: WorkerSettings, num_cpus: float = 1.0) -> None:
+        """Create the actor (in the caller's thread; it does not wait for a free CPU)."""
+        self._settings = settings
         # Items run one at a time in the default group; `watch` has its own thread.
-        actor_class = ray.remote(
+        actor_class = ray.remote(  # type: ignore[call-overload]  # the stub lacks actor options
             num_cpus=num_cpus, max_restarts=0, concurrency_groups={"watch": 1}
         )(_Worker)
-        self._actor = actor_class.remote(memory_mb)
+        self._actor = actor_class.remote()
+        self.started: Future[int] = broken_on(_DEATHS, self._actor.pid.remote().future())
+        self.died: Future[None] = broken_on(_DEATHS, self._actor.watch.remote().future())
 
-    def submit(self, function: Any, *args: Any, **kwargs: Any) -> Future[Any]:
-        """Run `function(*args, **kwargs)` in the actor: `worker.run_item` or `run_items`."""
-        method = getattr(self._actor, function.__name__)
-        return method.remote(*args, **kwargs).future()  # type: ignore[no-any-return]
-
-    def warm_up(self) -> Future[int]:
-        return self._actor.pid.remote().future()  # type: ignore[no-any-return]
-
-    def watch(self) -> Future[None]:
-        """A future that fails when the actor dies (a local worker's pool sees that itself)."""
-        return self._actor.watch.remote().future()  # type: ignore[no-any-return]
+    def submit(self, task: Task) -> Future[list[Outcome]]:
+        call = self._actor.run_task.remote(
+            task, faults=self._settings.faults, min_free_mb=self._settings.min_free_mb
+        )
+        return broken_on(_DEATHS, call.future())
 
     def kill(self) -> None:
         ray.kill(self._actor, no_restart=True)
 
-    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
-        """End the actor; its process goes with it (an idle one has nothing to finish)."""
+    def shutdown(self, *, wait: bool) -> None:
+        """End the actor; its process goes with it (a Processor waits only when it is idle)."""
         self.kill()

@@ -14,7 +14,7 @@ from multiprocessing import forkserver
 
 __all__ = ["start", "worker_context"]
 
-_PRELOAD = ["pixelmill.actors.worker"]
+_PRELOAD = ["pixelmill.workers.process"]
 
 
 def worker_context() -> multiprocessing.context.BaseContext:

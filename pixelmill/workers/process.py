@@ -1,12 +1,12 @@
 """What runs inside a worker process: the imaging pipeline, one item at a time.
 
-This module is imported by the fork server before any worker is forked, so
-it imports only what a worker needs (Pillow, numpy, the imaging package).
+This module is imported by the fork server before any worker is forked (and
+by each Ray worker), so it imports only what a worker needs (Pillow, numpy,
+the imaging package): no actor, no runtime, no structlog.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import resource
@@ -17,7 +17,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from PIL import Image
 
@@ -30,75 +30,19 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pixelmill.imaging.pipeline import ItemResult, OutputTarget, Pipeline
+    from pixelmill.workers.faults import FaultPlan
 
 __all__ = [
-    "ACTOR_ROLES",
-    "FaultPlan",
+    "Outcome",
+    "Task",
+    "TaskItem",
     "WorkerFailure",
-    "WorkerSettings",
     "init_worker",
     "load_plugins",
     "run_item",
-    "run_items",
+    "run_task",
     "warm_up",
 ]
-
-
-ACTOR_ROLES = (
-    "job_manager", "exporter", "resource_manager", "processor_pool", "monitor", "supervisor",
-)
-"""The actors a `FaultPlan` may crash: every role the Supervisor (or, for itself,
-the Runtime) replaces."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FaultPlan:
-    """Faults injected into workers, for tests and drills; off unless a Runtime asks.
-
-    Each attempt of each item draws once, deterministically from `seed`, the
-    path and the attempt number, so a retry draws afresh and a run repeats.
-    """
-
-    fail_rate: float = 0.0
-    """Share of attempts that fail with a transient I/O error (`io.transient`)."""
-    crash_rate: float = 0.0
-    """Share of attempts whose worker dies of SIGSEGV mid-item."""
-    hang_rate: float = 0.0
-    """Share of attempts whose worker hangs until the item's time limit."""
-    actor_crash_rate: float = 0.0
-    """Chance that an actor raises while handling a message (before it acts on
-    it): the actor dies, its inbox is lost, and the Supervisor replaces it."""
-    actors: tuple[str, ...] = ACTOR_ROLES
-    """The roles `actor_crash_rate` applies to (names from `ACTOR_ROLES`)."""
-    seed: int = 0
-
-    def draw(self, path: Path, attempt: int) -> str | None:
-        """`"fail"`, `"crash"`, `"hang"` or None for this attempt."""
-        digest = hashlib.blake2b(f"{self.seed}:{path}:{attempt}".encode(), digest_size=8)
-        roll = int.from_bytes(digest.digest(), "big") / 2**64
-        for fault, rate in (("fail", self.fail_rate), ("crash", self.crash_rate),
-                            ("hang", self.hang_rate)):
-            if roll < rate:
-                return fault
-            roll -= rate
-        return None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkerSettings:
-    """How each worker process is confined."""
-
-    item_timeout_s: float = 120.0
-    """An item still running after this is `worker.timeout`; its worker is killed."""
-    memory_mb: int | None = 4096
-    """Address space (MiB) the worker may map beyond its idle baseline (an
-    RLIMIT_AS); past it allocations fail with MemoryError, which degrades the
-    item instead of the machine."""
-    min_free_mb: int = 100
-    """An item is not written when its output dir's disk has less free than this."""
-    faults: FaultPlan | None = None
-    backend: str = "local"
-    """`local`: worker processes on this machine; `ray`: Ray actors on a cluster."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +51,35 @@ class WorkerFailure:
 
     reason: str
     message: str
+
+
+Outcome: TypeAlias = "ItemResult | WorkerFailure"
+"""What a worker gives back for one item."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskItem:
+    """One item of a `Task`: only its path and where to write cross, never pixels."""
+
+    path: Path
+    target: OutputTarget
+    attempt: int = 1
+    """The attempt the recovery policy counts (a fault drill draws on it too)."""
+    reduce: int = 1
+    """Decode at 1/`reduce` scale."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    """One call into a worker: its items run in turn through one pipeline.
+
+    An item alone is a task of one; a batch of small items shares one call.
+    """
+
+    items: tuple[TaskItem, ...]
+    pipeline: Pipeline
+    plugins: tuple[str, ...] = ()
+    """Modules (or `file:` scripts) that register the host's own ops; loaded first."""
 
 
 def init_worker(memory_mb: int | None) -> None:
@@ -139,7 +112,7 @@ def _address_space() -> int:
 
 
 def warm_up() -> int:
-    """A no-op task that starts the worker ahead of the first item; returns its pid."""
+    """A no-op call that starts the worker ahead of the first item; returns its pid."""
     return os.getpid()
 
 
@@ -153,7 +126,7 @@ def run_item(
     faults: FaultPlan | None = None,
     min_free_mb: int = 0,
     plugins: tuple[str, ...] = (),
-) -> ItemResult | WorkerFailure:
+) -> Outcome:
     """Run the pipeline on one file; every failure comes back classified, never raised."""
     fault = faults.draw(path, attempt) if faults else None
     if fault == "crash":
@@ -173,20 +146,20 @@ def run_item(
         return WorkerFailure(
             reason="resource.memory", message=f"{path}: ran out of the worker's memory"
         )
-    except Exception as exc:  # noqa: BLE001 - the worker boundary: classify, never lose
+    except Exception as exc:  # the worker boundary: classify, never lose
         error = InternalError(f"{path}: {type(exc).__name__}: {exc}")
         return WorkerFailure(reason=error.reason, message=str(error))
 
 
-def run_items(
-    items: Sequence[tuple[Path, OutputTarget, int]],
-    pipeline: Pipeline,
-    **options: Any,
-) -> list[ItemResult | WorkerFailure]:
-    """`run_item` on each (path, target, attempt) in turn: one call for a batch of small items."""
+def run_task(
+    task: Task, *, faults: FaultPlan | None = None, min_free_mb: int = 0
+) -> list[Outcome]:
+    """`run_item` on each item of `task` in turn: one outcome per item, in its order."""
     return [
-        run_item(path, pipeline, target, attempt=attempt, **options)
-        for path, target, attempt in items
+        run_item(item.path, task.pipeline, item.target, reduce=item.reduce,
+                 attempt=item.attempt, faults=faults, min_free_mb=min_free_mb,
+                 plugins=task.plugins)
+        for item in task.items
     ]
 
 
