@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pixelmill.actors.recovery import RecoveryPolicy
 from pixelmill.errors import ConfigError
-from pixelmill.workers.faults import ACTOR_ROLES, FaultPlan
+from pixelmill.workers.faults import ACTOR_ROLES, FAULTS, FaultPlan, FaultTarget
 from pixelmill.workers.settings import BACKENDS, WorkerSettings
 
 __all__ = ["DEFAULT_MAX_PIXELS", "RuntimeConfig"]
@@ -51,7 +51,8 @@ class RuntimeConfig:
     faults: FaultPlan | None = None
     """Inject failures, crashes and hangs into workers, and crashes into actors
     (tests and drills only). Its fields are checked too: each rate from 0 to 1,
-    the three worker rates together at most 1, roles from `ACTOR_ROLES`."""
+    the three worker rates together at most 1, roles from `ACTOR_ROLES`, each
+    target a file name (at most once) with a known fault and positive attempts."""
     monitor_enabled: bool = True
     """Feature switch: sample the machine at all. Results are the same either way."""
     monitor_interval_s: float = 1.0
@@ -167,6 +168,35 @@ def _checked_faults(faults: object) -> FaultPlan:
             )
     if isinstance(faults.seed, bool) or not isinstance(faults.seed, int):
         raise ConfigError(f"faults.seed: expected an integer, got {faults.seed!r}")
-    if isinstance(actors, list):
-        return dataclasses.replace(faults, actors=tuple(actors))
-    return faults
+    return dataclasses.replace(
+        faults, actors=tuple(actors), targets=_checked_targets(faults.targets)
+    )
+
+
+def _checked_targets(targets: object) -> tuple[FaultTarget, ...]:
+    """`FaultPlan.targets` validated, with lists made tuples."""
+    if not isinstance(targets, list | tuple) or not all(
+        isinstance(target, FaultTarget) for target in targets
+    ):
+        raise ConfigError(f"faults.targets: expected a list of FaultTarget, got {targets!r}")
+    checked: dict[str, FaultTarget] = {}
+    for target in targets:
+        name: object = target.name
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            raise ConfigError(f"faults.targets: expected a file name, got {name!r}")
+        if name in checked:
+            raise ConfigError(f"faults.targets: {name} is named twice")
+        if target.fault not in FAULTS:
+            raise ConfigError(
+                f"faults.targets: unknown fault {target.fault!r} for {name} "
+                f"(known: {', '.join(FAULTS)})"
+            )
+        attempts: object = target.attempts
+        if not isinstance(attempts, list | tuple) or not all(
+            not isinstance(n, bool) and isinstance(n, int) and n >= 1 for n in attempts
+        ):
+            raise ConfigError(
+                f"faults.targets: attempts of {name}: expected positive integers, got {attempts!r}"
+            )
+        checked[name] = dataclasses.replace(target, attempts=tuple(attempts))
+    return tuple(checked.values())

@@ -14,14 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import tomli_w
 
 from pixelmill.actors.recovery import RecoveryPolicy, Rule, Strategy
 from pixelmill.errors import ConfigError
 from pixelmill.runtime.config import RuntimeConfig
-from pixelmill.workers.faults import ACTOR_ROLES, FaultPlan
+from pixelmill.workers.faults import ACTOR_ROLES, FAULTS, Fault, FaultPlan, FaultTarget
 
 __all__ = [
     "CONFIG_NAME",
@@ -94,6 +94,14 @@ _NAMES: _Check = (
     "a list of names",
     lambda v: isinstance(v, list | tuple) and all(isinstance(n, str) and n for n in v),
 )
+_FAULT_TARGET: _Check = (
+    f"one of {', '.join(FAULTS)}, or a table such as {{ fault = \"hang\", attempts = [1] }}",
+    lambda v: v in FAULTS or (
+        isinstance(v, Mapping) and set(v) <= {"fault", "attempts"} and v.get("fault") in FAULTS
+        and isinstance(v.get("attempts", []), list)
+        and all(_is_number(n, integer=True) and n >= 1 for n in v.get("attempts", []))
+    ),
+)
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 # Key order here is the order `effective_config` writes them in. "*" stands for
@@ -138,6 +146,8 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "fail_rate": _FRACTION, "crash_rate": _FRACTION, "hang_rate": _FRACTION,
         "actor_crash_rate": _FRACTION, "actors": _NAMES,
         "seed": ("an integer", lambda v: _is_number(v, integer=True)),
+        # File name -> "crash", or { fault = "hang", attempts = [1] }.
+        "targets": {"*": _FAULT_TARGET},
     },
 }
 
@@ -286,6 +296,7 @@ def effective_config(settings: Settings) -> dict[str, Any]:
     values["monitoring.thresholds"] = dict(settings.thresholds)
     if runtime.faults is not None:
         values |= {f"faults.{key}": getattr(runtime.faults, key) for key in _SCHEMA["faults"]}
+        values["faults.targets"] = _target_table(runtime.faults.targets) or None
     data: dict[str, Any] = {"config_version": CURRENT_VERSION}
     for section, keys in _SCHEMA.items():
         if section == "faults" and runtime.faults is None:
@@ -386,7 +397,8 @@ def _policy(recovery: Mapping[str, Any]) -> RecoveryPolicy:
 
 
 def _faults(table: Mapping[str, Any]) -> FaultPlan | None:
-    """The fault plan of a validated `[faults]` table; None unless a rate is above 0.
+    """The fault plan of a validated `[faults]` table; None unless a rate is above 0
+    or an input is targeted.
 
     Every role is checked even then; that the worker rates add up to at most 1
     is `RuntimeConfig`'s check (`faults: fail_rate + crash_rate + hang_rate ...`).
@@ -399,12 +411,28 @@ def _faults(table: Mapping[str, Any]) -> FaultPlan | None:
                 f"faults.actors: unknown role {_shown(name)} "
                 f"({hint}known: {', '.join(ACTOR_ROLES)})"
             )
-    if not any(table.get(key) for key in _FAULT_RATES):
+    if not any(table.get(key) for key in (*_FAULT_RATES, "targets")):
         return None
     plan = dict(table)
     if "actors" in plan:
         plan["actors"] = tuple(plan["actors"])
+    if "targets" in plan:
+        # Each is a fault's name or a {fault, attempts} table (see `_FAULT_TARGET`).
+        plan["targets"] = tuple(
+            FaultTarget(name, cast("Fault", fault)) if isinstance(fault, str)
+            else FaultTarget(name, fault["fault"], tuple(fault.get("attempts", ())))
+            for name, fault in plan["targets"].items()
+        )
     return FaultPlan(**plan)
+
+
+def _target_table(targets: tuple[FaultTarget, ...]) -> dict[str, Any]:
+    """`FaultPlan.targets` as a `[faults.targets]` table (the reverse of `_faults`)."""
+    return {
+        target.name: {"fault": target.fault, "attempts": list(target.attempts)}
+        if target.attempts else target.fault
+        for target in targets
+    }
 
 
 def _resolved(text: str | Path, base_dir: Path | None) -> Path:

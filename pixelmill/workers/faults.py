@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["ACTOR_ROLES", "FaultPlan"]
+__all__ = ["ACTOR_ROLES", "FAULTS", "Fault", "FaultPlan", "FaultTarget"]
 
 
 ACTOR_ROLES = (
@@ -18,13 +18,41 @@ ACTOR_ROLES = (
 """The actors a `FaultPlan` may crash: every role the Supervisor (or, for itself,
 the Runtime) replaces."""
 
+Fault = Literal["fail", "crash", "hang"]
+"""What a worker does to an attempt: fail it with a transient I/O error
+(`io.transient`), die of SIGSEGV mid-item, or hang until the item's time limit."""
+
+FAULTS: tuple[Fault, ...] = ("fail", "crash", "hang")
+
+
+@dataclass(frozen=True, slots=True)
+class FaultTarget:
+    """A fault for the inputs with this file name: on every attempt, or on some.
+
+    `FaultTarget("b.png", "crash")` crashes every attempt of any input named
+    `b.png`; `FaultTarget("a.png", "hang", attempts=(1,))` hangs its first
+    attempt only, so its retry goes through.
+    """
+
+    name: str
+    """A file name (`b.png`), matched against the input path's last part."""
+    fault: Fault
+    attempts: tuple[int, ...] = ()
+    """The attempts it strikes, 1 being the first; empty strikes every attempt."""
+
+    def strikes(self, path: Path, attempt: int) -> bool:
+        return path.name == self.name and (not self.attempts or attempt in self.attempts)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FaultPlan:
-    """Faults injected into workers, for tests and drills; off unless a Runtime asks.
+    """Faults injected into workers and actors, for tests and drills; off unless a Runtime asks.
 
-    Each attempt of each item draws once, deterministically from `seed`, the
-    path and the attempt number, so a retry draws afresh and a run repeats.
+    An attempt of an input named by one of `targets` gets that target's fault.
+    Every other attempt draws once from the rates, deterministically from
+    `seed`, the path and the attempt number, so a retry draws afresh and a
+    run repeats. A test that needs a given input to fail names it in
+    `targets` instead of searching for a seed.
     """
 
     fail_rate: float = 0.0
@@ -33,6 +61,9 @@ class FaultPlan:
     """Share of attempts whose worker dies of SIGSEGV mid-item."""
     hang_rate: float = 0.0
     """Share of attempts whose worker hangs until the item's time limit."""
+    targets: tuple[FaultTarget, ...] = ()
+    """Faults for named inputs, at most one target per file name; they take
+    precedence over the rates for the attempts they strike."""
     actor_crash_rate: float = 0.0
     """Chance that an actor raises while handling a message (before it acts on
     it): the actor dies, its inbox is lost, and the Supervisor replaces it."""
@@ -40,12 +71,15 @@ class FaultPlan:
     """The roles `actor_crash_rate` applies to (names from `ACTOR_ROLES`)."""
     seed: int = 0
 
-    def draw(self, path: Path, attempt: int) -> str | None:
-        """`"fail"`, `"crash"`, `"hang"` or None for this attempt."""
+    def draw(self, path: Path, attempt: int) -> Fault | None:
+        """The fault for this attempt of `path`, or None."""
+        for target in self.targets:
+            if target.strikes(path, attempt):
+                return target.fault
         digest = hashlib.blake2b(f"{self.seed}:{path}:{attempt}".encode(), digest_size=8)
         roll = int.from_bytes(digest.digest(), "big") / 2**64
-        for fault, rate in (("fail", self.fail_rate), ("crash", self.crash_rate),
-                            ("hang", self.hang_rate)):
+        for fault, rate in zip(FAULTS, (self.fail_rate, self.crash_rate, self.hang_rate),
+                               strict=True):
             if roll < rate:
                 return fault
             roll -= rate

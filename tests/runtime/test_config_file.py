@@ -25,7 +25,7 @@ from pixelmill.runtime.config_file import (
     migrate,
     settings_from_dict,
 )
-from pixelmill.workers.faults import ACTOR_ROLES, FaultPlan
+from pixelmill.workers.faults import ACTOR_ROLES, FaultPlan, FaultTarget
 
 V1 = """\
 max_workers = 3
@@ -419,6 +419,71 @@ def test_config_show_prints_faults_only_when_set_and_reads_them_back(tmp_path: P
     again = load_settings(_write(tmp_path / "shown", dump_toml(shown)))
     assert again.runtime.faults == drill.runtime.faults
     assert _same(again, drill)
+
+
+TARGETED = """\
+config_version = 2
+[faults.targets]
+"b.png" = "crash"
+"a.png" = { fault = "hang", attempts = [1] }
+"""
+
+
+def test_a_targets_table_names_inputs_and_their_faults_and_reads_back(tmp_path: Path) -> None:
+    loaded = load_settings(_write(tmp_path, TARGETED))
+    assert loaded.runtime.faults == FaultPlan(targets=(
+        FaultTarget("b.png", "crash"), FaultTarget("a.png", "hang", attempts=(1,)),
+    )), "targets alone, with every rate 0, make a plan"
+    shown = effective_config(loaded)
+    assert shown["faults"]["targets"] == {
+        "b.png": "crash", "a.png": {"fault": "hang", "attempts": [1]},
+    }
+    again = load_settings(_write(tmp_path / "shown", dump_toml(shown)))
+    assert _same(again, loaded)
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ('"boom"', 'faults.targets."b.png": expected one of fail, crash, hang, or a table '
+                   'such as { fault = "hang", attempts = [1] }, got "boom"'),
+        ('{ fault = "hang", attempts = [0] }', 'faults.targets."b.png": expected one of '),
+        ('{ fault = "hang", when = [1] }', 'faults.targets."b.png": expected one of '),
+    ],
+)
+def test_a_bad_target_in_a_file_is_named_with_its_key(target: str, message: str) -> None:
+    data = tomllib.loads(f'config_version = 2\n[faults.targets]\n"b.png" = {target}\n')
+    assert _error(data).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("faults", "message"),
+    [
+        (FaultPlan(targets=(("b.png", "crash"),)),  # type: ignore[arg-type]
+         "faults.targets: expected a list of FaultTarget, got (('b.png', 'crash'),)"),
+        (FaultPlan(targets=(FaultTarget("in/b.png", "crash"),)),
+         "faults.targets: expected a file name, got 'in/b.png'"),
+        (FaultPlan(targets=(FaultTarget("", "crash"),)),
+         "faults.targets: expected a file name, got ''"),
+        (FaultPlan(targets=(FaultTarget("b.png", "boom"),)),  # type: ignore[arg-type]
+         "faults.targets: unknown fault 'boom' for b.png (known: fail, crash, hang)"),
+        (FaultPlan(targets=(FaultTarget("b.png", "hang", attempts=(0,)),)),
+         "faults.targets: attempts of b.png: expected positive integers, got (0,)"),
+        (FaultPlan(targets=(FaultTarget("b.png", "hang"), FaultTarget("b.png", "fail", (2,)))),
+         "faults.targets: b.png is named twice"),
+    ],
+)
+def test_runtime_config_checks_its_fault_targets(faults: FaultPlan, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        RuntimeConfig(faults=faults)
+    assert str(info.value) == message
+
+
+def test_runtime_config_takes_a_hosts_lists_of_targets_and_attempts_as_tuples() -> None:
+    targets = [FaultTarget("a.png", "hang", attempts=[1, 2])]  # type: ignore[arg-type]
+    config = RuntimeConfig(faults=FaultPlan(targets=targets))  # type: ignore[arg-type]
+    assert config.faults == FaultPlan(targets=(FaultTarget("a.png", "hang", attempts=(1, 2)),))
+    assert hash(config.faults)
 
 
 @pytest.mark.parametrize(
