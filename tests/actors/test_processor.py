@@ -14,8 +14,18 @@ import pytest
 from pixelmill.actors.processor_pool import ProcessorPool
 from pixelmill.imaging import ops
 from pixelmill.imaging.pipeline import OutputTarget, Pipeline
-from pixelmill.messages import BatchDone, BatchItem, ItemDone, ItemFailed, Process, ProcessBatch
+from pixelmill.messages import (
+    AbandonJob,
+    BatchDone,
+    BatchItem,
+    ItemDone,
+    ItemFailed,
+    Process,
+    ProcessBatch,
+)
 from pixelmill.testing import write_broken_files, write_image
+from pixelmill.workers.faults import FaultPlan, FaultTarget
+from pixelmill.workers.settings import WorkerSettings
 
 if TYPE_CHECKING:
     import pykka
@@ -95,14 +105,8 @@ def test_a_batch_runs_in_one_worker_and_is_answered_item_by_item_in_order(
 def test_a_batch_whose_worker_dies_fails_every_item_as_crashed(
     context: ActorContext, probe: Probe, tmp_path: Path
 ) -> None:
-    from pixelmill.workers.faults import FaultPlan
-    from pixelmill.workers.settings import WorkerSettings
-
     paths = [write_image(tmp_path / f"{i}.png") for i in range(3)]
-    plan = FaultPlan(crash_rate=0.5, seed=next(
-        s for s in range(1000) if FaultPlan(crash_rate=0.5, seed=s).draw(paths[1], 1) == "crash"
-        and FaultPlan(crash_rate=0.5, seed=s).draw(paths[0], 1) is None
-    ))
+    plan = FaultPlan(targets=(FaultTarget("1.png", "crash"),))
     pool = ProcessorPool.start(context, workers=1, settings=WorkerSettings(faults=plan))
     (tmp_path / "out").mkdir()
     items = tuple(
@@ -155,14 +159,8 @@ def test_a_killed_worker_is_replaced_and_the_next_item_still_runs(
 def test_work_queued_behind_a_crashing_item_runs_on_the_new_worker(
     context: ActorContext, probe: Probe, tmp_path: Path
 ) -> None:
-    from pixelmill.workers.faults import FaultPlan
-    from pixelmill.workers.settings import WorkerSettings
-
     crashing, after = write_image(tmp_path / "a.png"), write_image(tmp_path / "b.png")
-    seed = next(s for s in range(1000)
-                if FaultPlan(crash_rate=0.5, seed=s).draw(crashing, 1) == "crash"
-                and FaultPlan(crash_rate=0.5, seed=s).draw(after, 1) is None)
-    settings = WorkerSettings(faults=FaultPlan(crash_rate=0.5, seed=seed))
+    settings = WorkerSettings(faults=FaultPlan(targets=(FaultTarget("a.png", "crash"),)))
     one = ProcessorPool.start(context, workers=1, settings=settings)
     # One worker holds both: the second is queued in it when the first crashes.
     one.tell(_process(probe, crashing, tmp_path / "out", index=0))
@@ -177,16 +175,8 @@ def test_work_queued_behind_a_crashing_item_runs_on_the_new_worker(
 def test_abandoning_a_job_stops_its_running_item_and_never_starts_its_queued_one(
     context: ActorContext, probe: Probe, tmp_path: Path
 ) -> None:
-    from pixelmill.messages import AbandonJob
-    from pixelmill.workers.faults import FaultPlan
-    from pixelmill.workers.settings import WorkerSettings
-
     hangs, queued, later = (write_image(tmp_path / f"{n}.png") for n in ("a", "b", "c"))
-    seed = next(s for s in range(1000)
-                if FaultPlan(hang_rate=0.5, seed=s).draw(hangs, 1) == "hang"
-                and FaultPlan(hang_rate=0.5, seed=s).draw(queued, 1) is None
-                and FaultPlan(hang_rate=0.5, seed=s).draw(later, 1) is None)
-    settings = WorkerSettings(faults=FaultPlan(hang_rate=0.5, seed=seed))
+    settings = WorkerSettings(faults=FaultPlan(targets=(FaultTarget("a.png", "hang"),)))
     one = ProcessorPool.start(context, workers=1, settings=settings)
     out = tmp_path / "out"
     one.tell(_process(probe, hangs, out, index=0))

@@ -20,7 +20,7 @@ from pixelmill import BrokenRuntimeError, JobSpec, JobStatus, Runtime, ops
 from pixelmill.actors.base import Role
 from pixelmill.actors.recovery import RecoveryPolicy
 from pixelmill.testing import crash_actor, write_sample_set
-from pixelmill.workers.faults import FaultPlan
+from pixelmill.workers.faults import FaultPlan, FaultTarget
 
 if TYPE_CHECKING:
     from pixelmill.runtime.handle import JobResult
@@ -58,10 +58,9 @@ def test_injected_transient_failures_are_retried_and_each_item_ends_once(
     tmp_path: Path,
 ) -> None:
     def some_fail(inputs: list[Path]) -> FaultPlan:
-        return next(
-            plan for seed in range(10_000)
-            if any((plan := FaultPlan(fail_rate=0.2, seed=seed)).draw(p, 1) for p in inputs)
-        )
+        # The rate fails some attempts; the target makes sure one first attempt fails.
+        first = FaultTarget(inputs[0].name, "fail", attempts=(1,))
+        return FaultPlan(fail_rate=0.2, targets=(first,))
 
     result, records = _run(tmp_path, 40, faults_for=some_fail)
     assert result.status is JobStatus.COMPLETED
@@ -74,10 +73,9 @@ def test_injected_transient_failures_are_retried_and_each_item_ends_once(
 
 def test_crashing_workers_are_replaced_and_no_item_is_lost_or_doubled(tmp_path: Path) -> None:
     def some_crash(inputs: list[Path]) -> FaultPlan:
-        return next(
-            plan for seed in range(10_000)
-            if any((plan := FaultPlan(crash_rate=0.3, seed=seed)).draw(p, 1) for p in inputs)
-        )
+        # The rate crashes some attempts; the target makes sure one first attempt crashes.
+        first = FaultTarget(inputs[0].name, "crash", attempts=(1,))
+        return FaultPlan(crash_rate=0.3, targets=(first,))
 
     result, records = _run(tmp_path, 16, faults_for=some_crash)
     assert result.status is JobStatus.COMPLETED
@@ -94,28 +92,15 @@ def test_a_hanging_item_is_stopped_at_its_time_limit_and_the_job_goes_on(
 ) -> None:
     started = time.monotonic()
     def some_hang(inputs: list[Path]) -> FaultPlan:
-        # Draws depend on the paths: pick a seed that makes one or two of them hang.
-        return next(
-            plan for seed in range(10_000)
-            if 1 <= sum(bool((plan := FaultPlan(hang_rate=0.34, seed=seed)).draw(p, 1))
-                        for p in inputs) <= 2
-        )
+        return FaultPlan(targets=(FaultTarget(inputs[2].name, "hang"),))  # on every attempt
 
     result, records = _run(tmp_path, 6, faults_for=some_hang, item_timeout_s=1.0)
     assert time.monotonic() - started < 60
     hung = [r for r in records if r["status"] != "done"]
-    assert hung
+    assert [Path(r["path"]).name for r in hung] == ["photo_0002.webp"]
     assert {(r["status"], r["reason"]) for r in hung} == {("skipped", "worker.timeout")}
     assert result.counts.done == 6 - len(hung)
     _assert_each_item_once_and_outputs_unique(result, records)
-
-
-def _seed_hanging_only_on_the_first_attempt(path: Path) -> int:
-    for seed in range(1000):
-        plan = FaultPlan(hang_rate=0.5, seed=seed)
-        if plan.draw(path, 1) == "hang" and plan.draw(path, 2) is None:
-            return seed
-    raise AssertionError("no such seed")
 
 
 def _workers(excluding: set[int]) -> list[psutil.Process]:
@@ -132,12 +117,11 @@ def test_a_worker_killed_mid_item_has_its_item_redone_and_the_job_completes(
     tmp_path: Path,
 ) -> None:
     (path,) = write_sample_set(tmp_path / "in", 1, seed=2)
-    seed = _seed_hanging_only_on_the_first_attempt(path)
+    hangs_first = FaultPlan(targets=(FaultTarget(path.name, "hang", attempts=(1,)),))
     spec = JobSpec(inputs=[path], export_dir=tmp_path / "out",
                    pipeline=[ops.thumbnail(32), ops.save(format="png")])
     before = {w.pid for w in _workers(set())}  # of earlier Runtimes, still exiting
-    with Runtime(workers=1, recovery=FAST_RETRIES, 
-                 faults=FaultPlan(hang_rate=0.5, seed=seed)) as runtime:
+    with Runtime(workers=1, recovery=FAST_RETRIES, faults=hangs_first) as runtime:
         handle = runtime.submit(spec)
         # NOTE: a kill that lands before the item reached its worker only makes
         # the worker be replaced quietly, and the item then hangs: kill again.

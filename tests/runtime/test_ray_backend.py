@@ -19,7 +19,7 @@ import pytest
 from pixelmill import JobSpec, Runtime, ops
 from pixelmill.actors.recovery import RecoveryPolicy
 from pixelmill.testing import write_sample_set
-from pixelmill.workers.faults import FaultPlan
+from pixelmill.workers.faults import FaultPlan, FaultTarget
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'pixelmill[ray]'")
 
@@ -76,13 +76,10 @@ def _ray_workers() -> list[psutil.Process]:
 
 def test_a_killed_ray_worker_loses_no_item(tmp_path: Path) -> None:
     inputs = write_sample_set(tmp_path / "in", 6, seed=9)
-    seed = next(s for s in range(10_000)
-                if FaultPlan(hang_rate=0.3, seed=s).draw(inputs[0], 1) == "hang"
-                and not any(FaultPlan(hang_rate=0.3, seed=s).draw(p, 1) for p in inputs[1:])
-                and not any(FaultPlan(hang_rate=0.3, seed=s).draw(p, 2) for p in inputs))
+    # The first input hangs on its first attempt only; nothing else is faulted.
+    plan = FaultPlan(targets=(FaultTarget(inputs[0].name, "hang", attempts=(1,)),))
     with Runtime(backend="ray", workers=2, recovery=RecoveryPolicy(backoff_s=0.01),
-                 faults=FaultPlan(hang_rate=0.3, seed=seed), item_timeout_s=30,
-                 batch_items=1) as runtime:
+                 faults=plan, item_timeout_s=30, batch_items=1) as runtime:
         handle = runtime.submit(_spec(inputs, tmp_path / "out"))
         # Mid-job, once the other items are done and the first hangs in its
         # worker, kill every Ray worker process: the busy one and the idle one.
