@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pykka
 
+from pixelmill.actors._tell import tell_if_alive
 from pixelmill.errors import InjectedCrashError, reason_of
 from pixelmill.messages import ActorRestarted, ChildActorExited, DeadLetter, InjectCrash
 
@@ -112,7 +113,7 @@ class Actor(pykka.ThreadingActor):
         letter = DeadLetter(actor=self.actor_role, message_type=type(message).__name__)
         reply_to = getattr(message, "reply_to", None)
         if isinstance(reply_to, pykka.ActorRef):
-            _tell_quietly(reply_to, letter)
+            tell_if_alive(reply_to, letter)
         return letter
 
     def send(self, role: str, message: Any) -> None:
@@ -135,7 +136,7 @@ class Actor(pykka.ThreadingActor):
     def reply(reply_to: pykka.ActorRef[Any] | None, answer: Any) -> Any:
         """Tell `answer` to `reply_to` when there is one, and return it for an `ask`."""
         if reply_to is not None:
-            _tell_quietly(reply_to, answer)
+            tell_if_alive(reply_to, answer)
         return answer
 
     def on_peer_restarted(self, role: str, held: list[Any]) -> list[Any]:
@@ -166,7 +167,7 @@ class Actor(pykka.ThreadingActor):
             role = Role.GUARDIAN
         supervisor = self.actor_peers.get(role)
         if supervisor is not None:
-            _tell_quietly(
+            tell_if_alive(
                 supervisor,
                 ChildActorExited(
                     role=self.actor_role,
@@ -195,11 +196,3 @@ def _reporting_failure(start: Callable[[Any], None]) -> Callable[[Any], None]:
             raise
 
     return on_start
-
-
-def _tell_quietly(ref: pykka.ActorRef[Any], message: Any) -> None:
-    # A reply to an actor that has died meanwhile has nobody to act on it.
-    try:
-        ref.tell(message)
-    except pykka.ActorDeadError:
-        pass

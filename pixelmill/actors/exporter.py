@@ -7,7 +7,6 @@ import csv
 import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,29 +14,27 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from pixelmill.actors.base import Actor, ActorContext, Role
-from pixelmill.actors.records import csv_columns, csv_row, full_record, summary_item
-from pixelmill.errors import InternalError, NoSpaceError, PixelmillError, reason_of
+from pixelmill.actors.records import csv_columns, csv_row, summary_item
+from pixelmill.errors import InternalError, PixelmillError, reason_of
 from pixelmill.imaging.atomic import partial_path, remove_litter
-from pixelmill.imaging.save import translate_write_error
+from pixelmill.imaging.save import check_free_space, translate_write_error
 from pixelmill.messages import (
     CloseExport,
     ExportClosed,
     ExportFailed,
     ExportItem,
     ExportRecords,
+    ItemRecord,
     JobFinished,
     OpenExport,
     RecordsExported,
 )
+from pixelmill.messages.export import REPORT_HTML, RESULTS_CSV, RESULTS_JSONL, SUMMARY_JSON
 
 if TYPE_CHECKING:
     from pixelmill.imaging.steps import Step
 
-__all__ = ["RESULTS_CSV", "RESULTS_JSONL", "SUMMARY_JSON", "Exporter"]
-
-RESULTS_CSV = "results.csv"
-RESULTS_JSONL = "results.jsonl"
-SUMMARY_JSON = "summary.json"
+__all__ = ["Exporter"]
 _SPACE_CHECK_EVERY_S = 0.25
 """Free space is checked before a row at most this often (a statvfs per row is slow)."""
 
@@ -123,9 +120,9 @@ class Exporter(Actor):
             case OpenExport():
                 self._guarded(message.job_id, lambda: self._open(message), message.reply_to)
                 return None
-            case ExportItem(item=item):
-                if item.job_id in self._exports:
-                    self._guarded(item.job_id, lambda: self._append(item.job_id, full_record(item)))
+            case ExportItem(job_id=job_id, record=record):
+                if job_id in self._exports:
+                    self._guarded(job_id, lambda: self._append(job_id, record))
                 return None
             case ExportRecords(job_id=job_id, records=records, reply_to=reply_to):
                 if job_id in self._exports:
@@ -200,17 +197,17 @@ class Exporter(Actor):
             )
             opened.pop_all()  # the export owns its files now
 
-    def _append(self, job_id: str, record: dict[str, Any]) -> None:
+    def _append(self, job_id: str, record: ItemRecord) -> None:
         export = self._exports[job_id]
         now = time.monotonic()
         if now - export.space_checked >= _SPACE_CHECK_EVERY_S:
-            _check_free_space(export.directory, self._min_free_mb)
+            check_free_space(export.directory, self._min_free_mb)
             export.space_checked = now
         export.csv_writer.writerow(csv_row(record, export.analyses))
-        export.jsonl_file.write(json.dumps(record) + "\n")
-        histogram = record["analyses"].get("rgb_histogram") if record["analyses"] else None
+        export.jsonl_file.write(json.dumps(record.to_data()) + "\n")
+        histogram = record.analyses.get("rgb_histogram")
         if export.charts and histogram is not None:
-            name = f"{record['index']:06d}-{Path(record['path']).stem[:80]}.png"
+            name = f"{record.index:06d}-{Path(record.path).stem[:80]}.png"
             from pixelmill.report import write_histogram_chart  # only with charts
 
             write_histogram_chart(histogram, export.directory / "charts" / _safe(name))
@@ -232,7 +229,7 @@ class Exporter(Actor):
         names = [RESULTS_CSV, RESULTS_JSONL, SUMMARY_JSON]
         try:
             # Imported at the first job's end, not at start-up.
-            from pixelmill.report import REPORT_HTML, write_report
+            from pixelmill.report import write_report
 
             write_report(export.directory)
             names.append(REPORT_HTML)
@@ -273,7 +270,7 @@ def _write_summary(export: _Export, summary: JobFinished) -> None:
         ) as records:
             out.write(json.dumps(head, indent=2)[:-2] + ',\n  "items": [')
             for number, line in enumerate(records):
-                item = summary_item(json.loads(line))
+                item = summary_item(ItemRecord.from_data(json.loads(line)))
                 out.write(("," if number else "") + "\n    " + json.dumps(item))
             out.write("\n  ]\n}\n")
             out.flush()
@@ -288,15 +285,6 @@ def _write_summary(export: _Export, summary: JobFinished) -> None:
 def _safe(name: str) -> str:
     # Chart names come from input names: keep them one plain path component.
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
-def _check_free_space(directory: Path, min_free_mb: int) -> None:
-    """Stop before the disk is full, not after: a full disk breaks more than this job."""
-    free_mb = shutil.disk_usage(directory).free / 2**20
-    if free_mb < min_free_mb:
-        raise NoSpaceError(
-            f"{directory}: only {free_mb:.0f} MiB free, below the {min_free_mb} MiB reserve"
-        )
 
 
 def _iso(epoch_s: float) -> str:

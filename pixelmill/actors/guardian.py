@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from typing import Any
 
 import pykka
 
+from pixelmill.actors._tell import tell_if_alive
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.messages import (
     ActorRestarted,
@@ -99,8 +99,7 @@ class Guardian(Actor):
                 # A child's death, for the current Supervisor. If that one is
                 # dying too, the next adopts the children and finds the dead.
                 if self._supervisor is not None and self._broken is None:
-                    with contextlib.suppress(pykka.ActorDeadError):
-                        self._supervisor.tell(message)
+                    tell_if_alive(self._supervisor, message)
                 return None
             case RuntimeBroken():  # from the Supervisor: pass it on
                 if self._broken is None:

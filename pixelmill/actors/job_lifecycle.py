@@ -63,6 +63,7 @@ from pixelmill.messages import (
     ItemDone,
     ItemFailed,
     ItemFinished,
+    ItemRecord,
     ItemStatus,
     JobCounts,
     JobFinished,
@@ -424,7 +425,7 @@ class Job:
         for item in items:
             assert item.header is not None
             item.memory_mb = estimate_memory_mb(
-                item.header, self.pipeline, reduce=item.reduce, validate=False
+                item.header, self.pipeline, reduce=item.reduce
             )
             item.batched = len(items) > 1
         lease_id = self._leases.open(items)
@@ -637,9 +638,10 @@ class Job:
         if status is DONE:
             self._log("info", "item.done", item=finished.path, attempt=item.attempt,
                       duration_ms=finished.duration_ms)
-        self._emit(RecordItem(_item_row(self.job_id, item, finished)))
+        record = ItemRecord.of(finished)
+        self._emit(RecordItem(_item_row(self.job_id, item, record)))
         self._exported.add(item.index)
-        self._emit(Send(Role.EXPORTER, ExportItem(item=finished)))
+        self._emit(Send(Role.EXPORTER, ExportItem(job_id=self.job_id, record=record)))
         self._emit(Send(LISTENER, finished))
         self._emit(Send(LISTENER, self.progress()))
 
@@ -787,17 +789,11 @@ def _unchanged(prior: ItemRow, found: Input) -> bool:
     return (prior.size, prior.mtime_ns) == (found.size, found.mtime_ns)
 
 
-def _item_row(job_id: str, item: Item, finished: ItemFinished) -> ItemRow:
-    result = finished.result
+def _item_row(job_id: str, item: Item, record: ItemRecord) -> ItemRow:
     return ItemRow(
-        job_id=job_id, index=item.index, path=finished.path, status=finished.status,
-        reason=finished.reason, message=finished.message, attempts=finished.attempts,
-        duration_ms=finished.duration_ms,
-        outputs=result.outputs if result is not None else (),
-        result=None if result is None else {
-            "width": result.width, "height": result.height, "source": dict(result.source),
-            "analyses": dict(result.analyses),
-        },
+        job_id=job_id, index=item.index, path=record.path, status=record.status,
+        reason=record.reason, message=record.message, attempts=record.attempts,
+        duration_ms=record.duration_ms, outputs=record.outputs, result=record.result_data(),
         size=item.input.size, mtime_ns=item.input.mtime_ns, stem=item.input.stem,
         rel_dir=item.input.rel_dir, reduce=item.reduce, runs=item.runs,
     )

@@ -27,7 +27,7 @@ from pixelmill.actors.job_events import (
     StopJob,
 )
 from pixelmill.actors.job_lifecycle import BATCH_MAX, Job
-from pixelmill.actors.journal import Journal, order_from_spec
+from pixelmill.actors.journal import Journal, stored_order
 from pixelmill.errors import BusyJobError, InternalError, PixelmillError
 from pixelmill.imaging.safe_open import probe
 from pixelmill.messages import (
@@ -221,7 +221,7 @@ class JobManager(Actor):
         """Take up this runtime's jobs that an earlier JobManager left running."""
         for row in self._journal.owned_jobs():
             try:
-                order = order_from_spec(row.spec, job_id=row.job_id)
+                order = stored_order(row.spec, job_id=row.job_id)
                 claimed = self._journal.claim(row.job_id)
                 priors = self._journal.priors(row.job_id)
             except PixelmillError as exc:
@@ -326,6 +326,7 @@ class JobManager(Actor):
         self.actor_timer.tell_later(_FLUSH_EVERY_S, self.actor_ref, _Flush())
 
     def _journal_failed(self, job_id: str, error: PixelmillError) -> None:
+        # Logged whatever happens next: at stop, no job is left to abort.
         self.actor_log.error("journal.failed", job_id=job_id, reason=error.reason, error=str(error))
         stop = StopJob(JobStatus.ABORTED, error.reason, f"the job store failed: {error}")
         for each in [job_id] if job_id in self._jobs else list(self._jobs):

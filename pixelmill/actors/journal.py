@@ -7,50 +7,29 @@ here, so a fresh JobManager takes them up where they were.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.errors import ConfigError, PixelmillError
-from pixelmill.imaging.pipeline import Pipeline
-from pixelmill.imaging.steps import Step
-from pixelmill.messages import JobOrder, JobStatus, Priority
+from pixelmill.messages import JobOrder, JobStatus
 from pixelmill.store import JobStore
 from pixelmill.workers.process import load_plugins
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
 
     from pixelmill.messages import JobFinished
     from pixelmill.store import ItemRow, JobRow, Owner, RunRow
 
-__all__ = ["Journal", "order_from_spec", "order_to_spec"]
+__all__ = ["Journal", "stored_order"]
 
 _COALESCE_MAX = 512
 """Item states held back at most, before they are written anyway."""
 
 
-def order_to_spec(order: JobOrder) -> dict[str, Any]:
-    """The JSON-ready description of a job, enough to run it again."""
-    pipeline = order.pipeline
-    return {
-        "name": order.name,
-        "inputs": list(order.inputs),
-        "steps": [step.to_data(kind="op") for step in pipeline.steps],
-        "analyses": [step.to_data(kind="analysis") for step in pipeline.analyses],
-        "max_pixels": pipeline.max_pixels,
-        "output_dir": None if order.output_dir is None else str(order.output_dir),
-        "export_dir": str(order.export_dir),
-        "priority": order.priority.name.lower(),
-        "exclude_dirs": [str(path) for path in order.exclude_dirs],
-        "charts": order.charts,
-        "plugins": list(order.plugins),
-    }
-
-
-def order_from_spec(spec: dict[str, Any], *, job_id: str) -> JobOrder:
-    """Rebuild a stored job's order, validated as when it was first submitted.
+def stored_order(data: dict[str, Any], *, job_id: str) -> JobOrder:
+    """A stored job's order, validated as when it was first submitted.
 
     The modules that defined the host's own ops are imported first, so a job
     that uses them resumes in a process that has not imported them yet.
@@ -58,28 +37,12 @@ def order_from_spec(spec: dict[str, Any], *, job_id: str) -> JobOrder:
     Raises:
         ConfigError: a step is not valid (or a plugin cannot be imported).
     """
-    plugins = tuple(spec.get("plugins", ()))
+    plugins = tuple(data.get("plugins", ()))
     try:
         load_plugins(plugins)
     except Exception as exc:
         raise ConfigError(f"plugins: cannot load {', '.join(plugins)}: {exc}") from exc
-    pipeline = Pipeline.validated(
-        steps=[Step.from_data(data, kind="op") for data in spec["steps"]],
-        analyses=[Step.from_data(data, kind="analysis") for data in spec["analyses"]],
-        max_pixels=spec["max_pixels"],
-    )
-    return JobOrder(
-        job_id=job_id,
-        name=spec["name"],
-        inputs=tuple(spec["inputs"]),
-        pipeline=pipeline,
-        output_dir=None if spec["output_dir"] is None else Path(spec["output_dir"]),
-        export_dir=Path(spec["export_dir"]),
-        priority=Priority[spec["priority"].upper()],
-        exclude_dirs=tuple(Path(path) for path in spec["exclude_dirs"]),
-        charts=bool(spec.get("charts", False)),
-        plugins=plugins,
-    )
+    return JobOrder.from_data(data, job_id=job_id)
 
 
 class Journal:
@@ -112,15 +75,20 @@ class Journal:
             self._store = JobStore(self._path)
 
     def close(self, interrupted: list[str]) -> None:
-        """Write what waits, mark `interrupted` jobs so (resumable), and close."""
+        """Write what waits, mark `interrupted` jobs so (resumable), and close.
+
+        Runs as the JobManager stops: a store error is handed to `on_error`
+        (which logs it) and the store is closed anyway.
+        """
         if self._store is None:
             return
         self.flush()
-        with contextlib.suppress(PixelmillError):
-            for job_id in interrupted:
-                self._store.mark_interrupted(job_id)
-        with contextlib.suppress(PixelmillError):
+        for job_id in interrupted:
+            self._write(job_id, lambda store, job_id=job_id: store.mark_interrupted(job_id))
+        try:
             self._store.close()
+        except PixelmillError as exc:
+            self._on_error("", exc)
         self._store = None
 
     # -- writes ---------------------------------------------------------------
@@ -128,7 +96,7 @@ class Journal:
     def job_started(self, order: JobOrder) -> None:
         self._write(order.job_id, lambda store: store.record_job(
             order.job_id, name=order.name, priority=int(order.priority),
-            spec=order_to_spec(order), created_at=time.time(), owner=self._owner,
+            spec=order.to_data(), created_at=time.time(), owner=self._owner,
         ))
 
     def claim(self, job_id: str) -> JobRow | None:

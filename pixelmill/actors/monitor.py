@@ -12,6 +12,7 @@ from typing import Any
 import psutil
 import pykka
 
+from pixelmill.actors._tell import tell_if_alive
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.thresholds import DEFAULT_THRESHOLDS, Threshold, ThresholdWatch
 from pixelmill.messages import (
@@ -98,8 +99,8 @@ class Monitor(Actor):
         self._watch = ThresholdWatch(thresholds)
         self._directories: list[str] = []
         self._subscribers: list[tuple[pykka.ActorRef[Any], bool]] = []
-        self._pressure: ThresholdCrossed | None = None
-        """The memory crossing the ResourceManager acts on, while it is not cleared."""
+        self._crossed: dict[str, ThresholdCrossed] = {}
+        """The crossings not cleared yet, by name."""
 
     def on_start(self) -> None:
         """Takes the first sample in the Monitor's thread and schedules the next."""
@@ -120,6 +121,8 @@ class Monitor(Actor):
                 return self.reply(reply_to, metrics)
             case Subscribe(ref=ref, samples=samples):
                 self._subscribers.append((ref, samples))
+                for crossed in self._crossed.values():  # what holds now, for a late comer
+                    tell_if_alive(ref, crossed)
             case WatchDisk(directory=directory) if directory not in self._directories:
                 self._directories.append(directory)
             case WatchDisk():
@@ -131,8 +134,9 @@ class Monitor(Actor):
     def on_peer_restarted(self, role: str, held: list[Any]) -> list[Any]:
         # A new ResourceManager starts with its whole budget: tell it of the
         # pressure it must still shrink for.
-        if role == Role.RESOURCE_MANAGER and self._pressure is not None and not held:
-            return [self._pressure]
+        pressure = self._crossed.get("memory")
+        if role == Role.RESOURCE_MANAGER and pressure is not None and not held:
+            return [pressure]
         return held
 
     def _take_sample(self) -> None:
@@ -146,14 +150,15 @@ class Monitor(Actor):
                 "threshold.crossed" if isinstance(event, ThresholdCrossed) else "threshold.cleared",
                 name=event.name, value=round(event.value, 1), threshold=event.level,
             )
+            if isinstance(event, ThresholdCrossed):
+                self._crossed[event.name] = event
+            else:
+                self._crossed.pop(event.name, None)
             if event.name == "memory":
-                self._pressure = event if isinstance(event, ThresholdCrossed) else None
                 self.send(Role.RESOURCE_MANAGER, event)
         for ref, samples in list(self._subscribers):
             for message in ([sample] if samples else []) + events:
-                try:
-                    ref.tell(message)
-                except pykka.ActorDeadError:
+                if not tell_if_alive(ref, message):
                     self._subscribers.remove((ref, samples))
                     break
         self.actor_timer.tell_later(self._interval_s, self.actor_ref, _Tick())

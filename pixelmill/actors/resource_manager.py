@@ -9,6 +9,7 @@ from typing import Any
 
 import pykka
 
+from pixelmill.actors._tell import tell_if_alive
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.messages import (
     Budget,
@@ -147,15 +148,10 @@ class ResourceManager(Actor):
                 return
             del self._queue[request.lease_id]
             self._held[request.lease_id] = held
-            try:
-                request.reply_to.tell(
-                    LeaseGranted(
-                        lease_id=request.lease_id,
-                        memory_mb=held.memory_mb,
-                        cpu_slots=held.cpu_slots,
-                    )
-                )
-            except pykka.ActorDeadError:
+            granted = LeaseGranted(
+                lease_id=request.lease_id, memory_mb=held.memory_mb, cpu_slots=held.cpu_slots
+            )
+            if not tell_if_alive(request.reply_to, granted):
                 del self._held[request.lease_id]  # nobody left to release it
 
     def _fitted(self, request: RequestLease) -> _Held:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pixelmill.messages import Sample, ThresholdCleared, ThresholdCrossed
 
-__all__ = ["DEFAULT_THRESHOLDS", "Threshold", "ThresholdWatch"]
+__all__ = ["DEFAULT_THRESHOLDS", "LEVEL_KEYS", "Threshold", "ThresholdWatch", "thresholds_at"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,31 @@ DEFAULT_THRESHOLDS: Mapping[str, Threshold] = {
     "disk": Threshold("disk_free_mb", level=500.0, clear=750.0, above=False),
 }
 """`memory` is what makes the ResourceManager shrink its budget."""
+
+LEVEL_KEYS = {"memory_percent": "memory", "cpu_percent": "cpu", "disk_free_mb": "disk"}
+"""The levels a configuration may set (`[monitoring.thresholds]`), by the threshold
+each one moves."""
+
+
+def thresholds_at(levels: Mapping[str, float]) -> dict[str, Threshold]:
+    """The default thresholds, with the levels given moved and their clearing level
+    kept as far from them as the defaults keep theirs (10 points for memory, 15
+    for CPU, half the level more for a disk's free space).
+
+    Raises:
+        KeyError: a key is not one of `LEVEL_KEYS`.
+    """
+    thresholds = dict(DEFAULT_THRESHOLDS)
+    for key, level in levels.items():
+        name = LEVEL_KEYS[key]
+        default = DEFAULT_THRESHOLDS[name]
+        if default.above:
+            clear = max(0.0, level - (default.level - default.clear))
+        else:
+            clear = level * default.clear / default.level
+        thresholds[name] = Threshold(default.metric, level=float(level), clear=clear,
+                                     above=default.above)
+    return thresholds
 
 
 class ThresholdWatch:

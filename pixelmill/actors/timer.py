@@ -10,6 +10,8 @@ from typing import Any
 
 import pykka
 
+from pixelmill.actors._tell import tell_if_alive
+
 __all__ = ["Timer"]
 
 
@@ -76,7 +78,4 @@ class Timer:
                 if key in self._cancelled:
                     self._cancelled.discard(key)
                     continue
-            try:
-                ref.tell(message)
-            except pykka.ActorDeadError:
-                pass  # Its actor is gone; see the class docstring.
+            tell_if_alive(ref, message)  # dropped if its actor is gone: see the class docstring

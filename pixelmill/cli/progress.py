@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from pixelmill.messages import ItemStatus
+from pixelmill.messages.export import RESULTS_JSONL
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -199,7 +200,7 @@ def _reasons(result: JobResult) -> Counter[str]:
     """Count not-done items by reason, read back from the job's results."""
 
     reasons: Counter[str] = Counter()
-    jsonl = next((p for p in result.export_files if p.name == "results.jsonl"), None)
+    jsonl = next((p for p in result.export_files if p.name == RESULTS_JSONL), None)
     if jsonl is None:
         return reasons
     with jsonl.open(encoding="utf-8") as records:

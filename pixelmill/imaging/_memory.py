@@ -35,7 +35,7 @@ _MIB = 1 << 20
 
 
 def estimate_memory_mb(
-    header: ImageHeader, pipeline: Pipeline, *, reduce: int = 1, validate: bool = True
+    header: ImageHeader, pipeline: Pipeline, *, reduce: int = 1
 ) -> int:
     """An upper estimate of the MiB one item needs at its peak, to size its lease.
 
@@ -58,13 +58,8 @@ def estimate_memory_mb(
     made), and only what follows shrinks.
 
     Raises:
-        ConfigError: the pipeline is invalid (it is validated first, unless
-            `validate` is false because the caller did, so that steps built
-            by hand are normalised as `run` will see them), or `reduce` is
-            not 1, 2, 4 or 8.
+        ConfigError: `reduce` is not 1, 2, 4 or 8.
     """
-    if validate:
-        pipeline = pipeline.validate()
     check_reduce(reduce)
     full = (header.width, header.height)
     if header.format in DRAFT_FORMATS:

@@ -55,6 +55,8 @@ _LEGACY = (
 )
 _LEGACY_CHART = re.compile(r"\..+\.png\.[0-9a-f]{12}\.tmp", re.DOTALL)
 _CHARTS_DIR = "charts"
+_PID_MAX = 2**31 - 1
+"""Above any pid a kernel gives (Linux caps them at 2**22)."""
 
 
 def temp_path(final: Path) -> Path:
@@ -167,12 +169,16 @@ def _is_litter(name: str, in_charts: bool) -> bool:
 
 
 def _writer_gone(pid: int) -> bool:
-    if pid == os.getpid():
+    if pid == os.getpid() or pid > _PID_MAX:
+        # Ours, or no process ever had a pid this large: pixelmill did not write it.
         return False
     try:
-        return not psutil.pid_exists(pid)
-    except OverflowError:
-        # No process ever had a pid this large, so pixelmill did not write this name.
+        # A zombie has exited: it only waits to be reaped, which an orphaned
+        # worker in a container without an init may never be.
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return True
+    except psutil.AccessDenied:
         return False
 
 

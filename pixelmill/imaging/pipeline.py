@@ -48,8 +48,13 @@ StepLike = Step | Mapping[str, Any] | str
 class Pipeline:
     """What to do to every item of a job: ops in order, then analyses. Picklable.
 
-    Build it with `Pipeline.validated(...)`, or call `validate()`, so that
-    every step is checked and normalised before a job starts.
+    Validated once, when made: every step is checked and normalised (its
+    parameters' defaults filled in), so the JobManager and the workers take
+    it as it is. A pipeline crossing to a worker is unpickled, not made again.
+
+    Raises:
+        ConfigError: naming the position, e.g. `pipeline step 2 (resize):
+            width: expected a positive integer, got 0`.
     """
 
     steps: tuple[Step, ...] = ()
@@ -57,6 +62,23 @@ class Pipeline:
     """Run on the image after the ops; results are keyed by name, so each name once."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Inputs whose header has more pixels fail with `ImageTooLargeError`, undecoded."""
+
+    def __post_init__(self) -> None:
+        max_pixels = self.max_pixels
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+            raise ConfigError(f"max_pixels: expected a positive integer, got {max_pixels!r}")
+        for name in ("steps", "analyses"):
+            if isinstance(getattr(self, name), str | Step | Mapping):
+                raise ConfigError(f"{name}: expected a list of steps, got {getattr(self, name)!r}")
+        analyses = tuple(_checked(s, "analysis", n) for n, s in enumerate(self.analyses, 1))
+        names = [step.name for step in analyses]
+        for name in names:
+            if names.count(name) > 1:
+                raise ConfigError(f"analyses: {name!r} is listed twice")
+        object.__setattr__(self, "analyses", analyses)
+        object.__setattr__(
+            self, "steps", tuple(_checked(step, "op", n) for n, step in enumerate(self.steps, 1))
+        )
 
     @classmethod
     def validated(
@@ -66,32 +88,28 @@ class Pipeline:
         analyses: Iterable[StepLike] = (),
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> Pipeline:
-        """A pipeline of normalised steps, from `Step`s or their config data.
-
-        Raises:
-            ConfigError: naming the position, e.g. `pipeline step 2 (resize):
-                width: expected a positive integer, got 0`.
-        """
-        if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
-            raise ConfigError(f"max_pixels: expected a positive integer, got {max_pixels!r}")
+        """A pipeline from `Step`s or their config data (`{"op": "thumbnail", ...}`)."""
         for name, given in (("steps", steps), ("analyses", analyses)):
             if isinstance(given, str | Step | Mapping):
                 raise ConfigError(f"{name}: expected a list of steps, got {given!r}")
-        checked_analyses = tuple(_checked(s, "analysis", n) for n, s in enumerate(analyses, 1))
-        names = [step.name for step in checked_analyses]
-        for name in names:
-            if names.count(name) > 1:
-                raise ConfigError(f"analyses: {name!r} is listed twice")
-        return cls(
-            steps=tuple(_checked(step, "op", n) for n, step in enumerate(steps, 1)),
-            analyses=checked_analyses,
-            max_pixels=max_pixels,
-        )
+        return cls(steps=tuple(steps), analyses=tuple(analyses),  # type: ignore[arg-type]
+                   max_pixels=max_pixels)
 
-    def validate(self) -> Pipeline:
-        """This pipeline with every step checked and normalised; see `validated`."""
-        return Pipeline.validated(
-            steps=self.steps, analyses=self.analyses, max_pixels=self.max_pixels
+    def to_data(self) -> dict[str, Any]:
+        """The pipeline as JSON-ready data; `from_data` makes it again."""
+        return {
+            "steps": [step.to_data(kind="op") for step in self.steps],
+            "analyses": [step.to_data(kind="analysis") for step in self.analyses],
+            "max_pixels": self.max_pixels,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Pipeline:
+        """The pipeline `to_data` gave, validated again (its ops must be registered)."""
+        return cls.validated(
+            steps=[Step.from_data(step, kind="op") for step in data["steps"]],
+            analyses=[Step.from_data(step, kind="analysis") for step in data["analyses"]],
+            max_pixels=data["max_pixels"],
         )
 
 
@@ -158,8 +176,8 @@ def run(path: Path, pipeline: Pipeline, target: OutputTarget, *, reduce: int = 1
 def _run(path: Path, pipeline: Pipeline, target: OutputTarget, reduce: int) -> ItemResult:
     started = time.perf_counter()
     with _classified(path, "pipeline validation"):
-        checked = pipeline.validate()
         check_reduce(reduce)
+    checked = pipeline
     draft_size, draft_fit = draft_request(checked.steps)
     with _classified(path, "decode"):
         opened = open_image(

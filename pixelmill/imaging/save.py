@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from PIL import Image
 
-from pixelmill.errors import ConfigError, UnsupportedImageError
+from pixelmill.errors import ConfigError, NoSpaceError, UnsupportedImageError
 from pixelmill.imaging._modes import flatten, has_alpha, to_working
 from pixelmill.imaging._output_paths import (
     OutputTarget,
@@ -18,7 +19,9 @@ from pixelmill.imaging._output_paths import (
 from pixelmill.imaging._stages import stage_clock
 from pixelmill.imaging.atomic import open_atomic
 
-__all__ = ["SAVE_FORMATS", "output_path", "save_image", "translate_write_error"]
+__all__ = [
+    "SAVE_FORMATS", "check_free_space", "output_path", "save_image", "translate_write_error",
+]
 
 SAVE_FORMATS = {"jpeg": ("JPEG", "jpg"), "png": ("PNG", "png"), "webp": ("WEBP", "webp")}
 """The `save` op's formats: name -> (Pillow format, file extension)."""
@@ -104,3 +107,22 @@ def _fitting_icc(icc_profile: bytes | None, mode: str) -> bytes | None:
     if icc_profile and icc_profile[16:20] == _ICC_SPACE.get(mode):
         return icc_profile
     return None
+
+
+def check_free_space(directory: Path, min_free_mb: int) -> None:
+    """Stop before a disk is full, not after: a full disk breaks more than one job.
+
+    A directory that cannot be read is left for the write itself to report
+    precisely.
+
+    Raises:
+        NoSpaceError: `directory`'s disk has less than `min_free_mb` MiB free.
+    """
+    try:
+        free_mb = shutil.disk_usage(directory).free / 2**20
+    except OSError:
+        return
+    if free_mb < min_free_mb:
+        raise NoSpaceError(
+            f"{directory}: only {free_mb:.0f} MiB free, below the {min_free_mb} MiB reserve"
+        )

@@ -14,9 +14,10 @@ from pixelmill.logs._summary import timestamp_of
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+from pixelmill.runtime.log_writer import LEVELS
+
 __all__ = ["LEVELS", "LogFilter", "parse_time", "resolve_job"]
 
-LEVELS = ("debug", "info", "warning", "error", "critical")
 """Log levels, least severe first."""
 
 _RANK = {name: rank for rank, name in enumerate(LEVELS)}

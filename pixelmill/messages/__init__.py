@@ -11,6 +11,7 @@ from pixelmill.messages.export import (
     ExportFailed,
     ExportItem,
     ExportRecords,
+    ItemRecord,
     OpenExport,
     RecordsExported,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "ItemDone",
     "ItemFailed",
     "ItemFinished",
+    "ItemRecord",
     "ItemStatus",
     "JobAccepted",
     "JobCounts",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.messages._base import message
+from pixelmill.messages.jobs import ItemStatus
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from pykka import ActorRef
@@ -15,14 +18,102 @@ if TYPE_CHECKING:
     from pixelmill.messages.jobs import ItemFinished, JobFinished
 
 __all__ = [
+    "REPORT_HTML",
+    "RESULTS_CSV",
+    "RESULTS_JSONL",
+    "SUMMARY_JSON",
     "CloseExport",
     "ExportClosed",
     "ExportFailed",
     "ExportItem",
     "ExportRecords",
+    "ItemRecord",
     "OpenExport",
     "RecordsExported",
 ]
+
+
+RESULTS_CSV = "results.csv"
+RESULTS_JSONL = "results.jsonl"
+SUMMARY_JSON = "summary.json"
+REPORT_HTML = "report.html"
+"""The files of a job's export, in its export dir (`ExportClosed.files`)."""
+
+
+@message
+class ItemRecord:
+    """What an item's outcome is: one line of `results.jsonl`, one row of
+    `results.csv`, one entry of `summary.json`, and what the store keeps of it.
+
+    Written once (`to_data`) and read back once (`from_data`), so a record
+    replayed from the store on a resume is the very record a fresh run writes.
+    """
+
+    index: int
+    path: str
+    """As the OS gave it; undecodable bytes are surrogate escapes."""
+    status: ItemStatus
+    reason: str | None = None
+    message: str | None = None
+    attempts: int = 0
+    duration_ms: float = 0.0
+    outputs: tuple[str, ...] = ()
+    width: int | None = None
+    """Of the final image; None when the item was not processed."""
+    height: int | None = None
+    source: dict[str, Any] | None = None
+    """format, width, height and mode of the input, when processed."""
+    analyses: dict[str, Any] = field(default_factory=dict)
+    """Analysis name -> its JSON-safe result."""
+
+    @classmethod
+    def of(cls, item: ItemFinished) -> ItemRecord:
+        """The record of an item that just ended."""
+        result = item.result
+        return cls(
+            index=item.index, path=item.path, status=item.status, reason=item.reason,
+            message=item.message, attempts=item.attempts, duration_ms=item.duration_ms,
+            outputs=tuple(result.outputs) if result else (),
+            width=result.width if result else None,
+            height=result.height if result else None,
+            source=dict(result.source) if result else None,
+            analyses=dict(result.analyses) if result else {},
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        """The record as JSON-ready data, in the order `results.jsonl` writes its keys."""
+        return {
+            "index": self.index,
+            "path": self.path,
+            "status": self.status.value,
+            "reason": self.reason,
+            "message": self.message,
+            "attempts": self.attempts,
+            "duration_ms": self.duration_ms,
+            "outputs": list(self.outputs),
+            "width": self.width,
+            "height": self.height,
+            "source": self.source,
+            "analyses": self.analyses,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ItemRecord:
+        """The record `to_data` gave."""
+        return cls(
+            index=data["index"], path=data["path"], status=ItemStatus(data["status"]),
+            reason=data["reason"], message=data["message"], attempts=data["attempts"],
+            duration_ms=data["duration_ms"], outputs=tuple(data["outputs"]),
+            width=data["width"], height=data["height"], source=data["source"],
+            analyses=dict(data["analyses"] or {}),
+        )
+
+    def result_data(self) -> dict[str, Any] | None:
+        """What the store keeps of the item's result; None when it was not processed."""
+        if self.width is None:
+            return None
+        return {"width": self.width, "height": self.height, "source": self.source,
+                "analyses": self.analyses}
 
 
 @message
@@ -49,7 +140,8 @@ class OpenExport:
 class ExportItem:
     """Append one finished item to the job's export files."""
 
-    item: ItemFinished
+    job_id: str
+    record: ItemRecord
 
 
 @message
@@ -61,8 +153,7 @@ class ExportRecords:
     """
 
     job_id: str
-    records: tuple[dict[str, Any], ...]
-    """Full records, as `results.jsonl` holds them."""
+    records: tuple[ItemRecord, ...]
     reply_to: ActorRef[Any]
 
 

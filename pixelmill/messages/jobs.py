@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pixelmill.messages._base import message
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from pykka import ActorRef
@@ -104,6 +105,46 @@ class JobOrder:
     """Also draw each done item's RGB histogram as a PNG in the export dir."""
     plugins: tuple[str, ...] = ()
     """Modules (or `file:` scripts) defining the host's own ops, loaded by workers."""
+
+    def to_data(self) -> dict[str, Any]:
+        """The JSON-ready description of the job (its id apart), enough to run it again."""
+        return {
+            "name": self.name,
+            "inputs": list(self.inputs),
+            **self.pipeline.to_data(),
+            "output_dir": None if self.output_dir is None else str(self.output_dir),
+            "export_dir": str(self.export_dir),
+            "priority": self.priority.name.lower(),
+            "exclude_dirs": [str(path) for path in self.exclude_dirs],
+            "charts": self.charts,
+            "plugins": list(self.plugins),
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, job_id: str) -> JobOrder:
+        """The order `to_data` described, validated again.
+
+        The ops it uses must be registered: load its `plugins` first.
+
+        Raises:
+            ConfigError: a step is no longer valid.
+        """
+        from pathlib import Path  # noqa: PLC0415 - only the stored form needs them
+
+        from pixelmill.imaging.pipeline import Pipeline  # noqa: PLC0415
+
+        return cls(
+            job_id=job_id,
+            name=data["name"],
+            inputs=tuple(data["inputs"]),
+            pipeline=Pipeline.from_data(data),
+            output_dir=None if data["output_dir"] is None else Path(data["output_dir"]),
+            export_dir=Path(data["export_dir"]),
+            priority=Priority[data["priority"].upper()],
+            exclude_dirs=tuple(Path(path) for path in data["exclude_dirs"]),
+            charts=bool(data.get("charts", False)),
+            plugins=tuple(data.get("plugins", ())),
+        )
 
 
 @message

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.imaging.atomic import open_atomic
+from pixelmill.messages.export import REPORT_HTML, RESULTS_JSONL, SUMMARY_JSON
 from pixelmill.report.render import GALLERY_LIMIT, render_report
 
 if TYPE_CHECKING:
@@ -13,10 +14,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = ["REPORT_HTML", "read_records", "write_report"]
-
-REPORT_HTML = "report.html"
-_RESULTS_JSONL = "results.jsonl"
-_SUMMARY_JSON = "summary.json"
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
@@ -59,10 +56,10 @@ def write_report(
         json.JSONDecodeError: `summary.json` or a record is not JSON.
     """
     if summary is None:
-        summary = json.loads((export_dir / _SUMMARY_JSON).read_text(encoding="utf-8"))
+        summary = json.loads((export_dir / SUMMARY_JSON).read_text(encoding="utf-8"))
     page = render_report(
         summary,
-        read_records(export_dir / _RESULTS_JSONL),
+        read_records(export_dir / RESULTS_JSONL),
         export_dir=export_dir,
         gallery_limit=gallery_limit,
     )

@@ -5,20 +5,20 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from pixelmill.actors.recovery import RecoveryPolicy
+from pixelmill.actors.thresholds import LEVEL_KEYS
 from pixelmill.errors import ConfigError
+from pixelmill.imaging.pipeline import DEFAULT_MAX_PIXELS
+from pixelmill.runtime.log_writer import LEVELS
 from pixelmill.workers.faults import ACTOR_ROLES, FAULTS, FaultPlan, FaultTarget
 from pixelmill.workers.settings import BACKENDS, WorkerSettings
 
-__all__ = ["DEFAULT_MAX_PIXELS", "RuntimeConfig"]
-
-DEFAULT_MAX_PIXELS = 178_956_970
-"""Twice Pillow's warning limit: where Pillow itself refuses to decode."""
-
-_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+__all__ = ["RuntimeConfig"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,6 +57,10 @@ class RuntimeConfig:
     """Feature switch: sample the machine at all. Results are the same either way."""
     monitor_interval_s: float = 1.0
     monitor_history: int = 600
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    """Levels that move the Monitor's thresholds (`memory_percent`, `cpu_percent`,
+    `disk_free_mb`); the rest keep their defaults (memory 90 %, CPU 95 %, 500 MiB
+    free). Past `memory_percent` the ResourceManager halves its budget."""
     admission_control: bool = True
     """Feature switch: lease memory per item from the header. Off, only CPU slots
     bound the items in flight; results are the same either way."""
@@ -104,9 +108,9 @@ class RuntimeConfig:
                 raise ConfigError(f"{key}: expected a positive number of seconds, got {value!r}")
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend: expected local or ray, got {self.backend!r}")
-        if self.log_level not in _LOG_LEVELS:
+        if self.log_level not in LEVELS:
             raise ConfigError(
-                f"log_level: expected one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}"
+                f"log_level: expected one of {', '.join(LEVELS)}, got {self.log_level!r}"
             )
         for key in ("log_file", "state_dir"):
             value = getattr(self, key)
@@ -114,6 +118,7 @@ class RuntimeConfig:
                 object.__setattr__(self, key, Path(value))
         if self.faults is not None:
             object.__setattr__(self, "faults", _checked_faults(self.faults))
+        object.__setattr__(self, "thresholds", _checked_levels(self.thresholds))
 
     @property
     def worker_settings(self) -> WorkerSettings:
@@ -140,6 +145,23 @@ def _positive_int(key: str, value: object) -> None:
 
 
 _WORKER_RATES = ("fail_rate", "crash_rate", "hang_rate")
+
+
+def _checked_levels(levels: object) -> Mapping[str, float]:
+    if not isinstance(levels, Mapping):
+        raise ConfigError(f"thresholds: expected a table of levels, got {levels!r}")
+    for key, value in levels.items():
+        if key not in LEVEL_KEYS:
+            raise ConfigError(
+                f"thresholds.{key}: unknown threshold (known: {', '.join(LEVEL_KEYS)})"
+            )
+        high = math.inf if key == "disk_free_mb" else 100
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            0 <= value <= high
+        ):
+            expected = "a number >= 0" if high == math.inf else "a number from 0 to 100"
+            raise ConfigError(f"thresholds.{key}: expected {expected}, got {value!r}")
+    return MappingProxyType(dict(levels))
 
 
 def _checked_faults(faults: object) -> FaultPlan:

@@ -13,7 +13,6 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, TypeAlias, cast
 
 import tomli_w
@@ -21,6 +20,7 @@ import tomli_w
 from pixelmill.actors.recovery import RecoveryPolicy, Rule, Strategy
 from pixelmill.errors import ConfigError
 from pixelmill.runtime.config import RuntimeConfig
+from pixelmill.runtime.log_writer import LEVELS
 from pixelmill.workers.faults import ACTOR_ROLES, FAULTS, Fault, FaultPlan, FaultTarget
 
 __all__ = [
@@ -66,9 +66,6 @@ class Settings:
 
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     export: ExportDefaults = field(default_factory=ExportDefaults)
-    thresholds: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
-    """`[monitoring.thresholds]` as given (`memory_percent`, `cpu_percent`,
-    `disk_free_mb`); validated, but nothing acts on them yet."""
     source: str = "<defaults>"
     """The file the settings came from, `<dict>` for a host's dict, or `<defaults>`."""
 
@@ -102,7 +99,6 @@ _FAULT_TARGET: _Check = (
         and all(_is_number(n, integer=True) and n >= 1 for n in v.get("attempts", []))
     ),
 )
-_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 # Key order here is the order `effective_config` writes them in. "*" stands for
 # any key of an open table.
@@ -136,8 +132,8 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "logging": {
         # Read in any case, as version 1 files often spell it `INFO`.
         "level": (
-            f"one of {', '.join(_LOG_LEVELS)}",
-            lambda v: isinstance(v, str) and v.lower() in _LOG_LEVELS,
+            f"one of {', '.join(LEVELS)}",
+            lambda v: isinstance(v, str) and v.lower() in LEVELS,
         ),
         "console": _BOOLEAN, "file": _TEXT,
     },
@@ -293,7 +289,7 @@ def effective_config(settings: Settings) -> dict[str, Any]:
     values["recovery.max_retries"] = policy.rule_for("io.transient").max_attempts - 1
     values["recovery.rules"] = {cls: rule.strategy.value for cls, rule in policy.rules.items()}
     values |= {f"export.{key}": getattr(export, key) for key in _SCHEMA["export"]}
-    values["monitoring.thresholds"] = dict(settings.thresholds)
+    values["monitoring.thresholds"] = dict(runtime.thresholds)
     if runtime.faults is not None:
         values |= {f"faults.{key}": getattr(runtime.faults, key) for key in _SCHEMA["faults"]}
         values["faults.targets"] = _target_table(runtime.faults.targets) or None
@@ -364,9 +360,9 @@ def _settings(checked: Mapping[str, Any], source: str, base_dir: Path | None) ->
             **fields,
             recovery=_policy(checked.get("recovery", {})),
             faults=_faults(checked.get("faults", {})),
+            thresholds=checked.get("monitoring", {}).get("thresholds", {}),
         ),
         export=ExportDefaults(**export),
-        thresholds=MappingProxyType(checked.get("monitoring", {}).get("thresholds", {})),
         source=source,
     )
 

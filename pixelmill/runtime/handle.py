@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pixelmill.errors import ClosedRuntimeError, PixelmillError
+from pixelmill.errors import ClosedRuntimeError, JobAbortedError, PixelmillError
 from pixelmill.messages import (
     ItemFinished,
     JobCounts,
@@ -17,6 +17,7 @@ from pixelmill.messages import (
     JobProgress,
     JobStatus,
 )
+from pixelmill.messages.export import REPORT_HTML, SUMMARY_JSON
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -41,6 +42,18 @@ class JobResult:
     export_files: tuple[Path, ...]
     duration_s: float
 
+    def raise_for_status(self) -> JobResult:
+        """Raise `JobAbortedError` if the job was aborted; else return this result.
+
+        As httpx's `Response.raise_for_status`: for a host that treats an
+        aborted job as an error, `runtime.submit(spec).wait().raise_for_status()`.
+        A completed job whose items failed is not an error here: see `ok` and
+        `counts`. The error's message starts with the reason class.
+        """
+        if self.status is JobStatus.ABORTED:
+            raise JobAbortedError(f"job {self.job_id} aborted: {self.reason}: {self.message}")
+        return self
+
     @property
     def ok(self) -> bool:
         """True when the job completed and every item is done."""
@@ -49,12 +62,12 @@ class JobResult:
     @property
     def summary_path(self) -> Path | None:
         """The job's `summary.json`, when the export was written."""
-        return next((p for p in self.export_files if p.name == "summary.json"), None)
+        return next((p for p in self.export_files if p.name == SUMMARY_JSON), None)
 
     @property
     def report_path(self) -> Path | None:
         """The job's `report.html`, when it was written."""
-        return next((p for p in self.export_files if p.name == "report.html"), None)
+        return next((p for p in self.export_files if p.name == REPORT_HTML), None)
 
     @classmethod
     def from_message(cls, finished: JobFinished) -> JobResult:

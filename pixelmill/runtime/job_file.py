@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.errors import ConfigError
-from pixelmill.runtime.config import DEFAULT_MAX_PIXELS
+from pixelmill.imaging.pipeline import DEFAULT_MAX_PIXELS
 from pixelmill.runtime.config_file import (
     _TEXT,
     CURRENT_VERSION,

@@ -17,10 +17,11 @@ from typing import IO, Any
 import structlog
 from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
-__all__ = ["LogSink", "make_logger"]
+__all__ = ["LEVELS", "LogSink", "make_logger"]
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR, "critical": logging.CRITICAL}
+LEVELS = ("debug", "info", "warning", "error", "critical")
+"""The levels a log line may have, least severe first: what the log files hold."""
+_LEVELS = {name: logging.getLevelName(name.upper()) for name in LEVELS}
 
 
 class LogSink:

@@ -14,12 +14,13 @@ from pixelmill.actors.base import ActorContext, Role
 from pixelmill.actors.exporter import Exporter
 from pixelmill.actors.guardian import Guardian
 from pixelmill.actors.job_manager import JobManager
-from pixelmill.actors.journal import order_from_spec
+from pixelmill.actors.journal import stored_order
 from pixelmill.actors.monitor import Monitor
 from pixelmill.actors.processor import DEPTH
 from pixelmill.actors.processor_pool import ProcessorPool
 from pixelmill.actors.resource_manager import ResourceManager
 from pixelmill.actors.supervisor import Supervisor
+from pixelmill.actors.thresholds import thresholds_at
 from pixelmill.actors.timer import Timer
 from pixelmill.errors import (
     BusyJobError,
@@ -124,6 +125,7 @@ class Runtime:
                 Monitor.start,
                 interval_s=config.monitor_interval_s,
                 history=config.monitor_history,
+                thresholds=thresholds_at(config.thresholds),
             ),
             Role.EXPORTER: functools.partial(Exporter.start, min_free_mb=config.min_free_mb),
             Role.PROCESSOR_POOL: functools.partial(
@@ -234,7 +236,7 @@ class Runtime:
             raise ConfigError(f"no job {job_id!r} in {self.store_path}")
         if row.status == JobStatus.COMPLETED:
             raise ConfigError(f"job {row.job_id} completed; there is nothing to resume")
-        order = order_from_spec(row.spec, job_id=row.job_id)
+        order = stored_order(row.spec, job_id=row.job_id)
         return self._start(order, on_event=on_event, timeout=None, resume=True)
 
     def jobs(self, limit: int | None = None) -> list[JobRow]:
@@ -326,6 +328,7 @@ class Runtime:
         Thresholds have hysteresis: `memory` is crossed above 90 % of system
         memory in use and cleared below 80 %; `cpu` likewise at 95/80 %;
         `disk:<dir>` below 500 MiB free in an export dir, cleared above 750.
+        `RuntimeConfig.thresholds` (`[monitoring.thresholds]`) moves the levels.
         Under `memory` the ResourceManager halves its budget until it clears.
         """
         if not self.config.monitor_enabled:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from pixelmill.errors import BusyJobError, ConfigError
+from pixelmill.messages.export import ItemRecord
 from pixelmill.messages.jobs import FINAL_STATUSES, ItemStatus, JobStatus
 from pixelmill.store import _queries
 from pixelmill.store._batch import Batch, transaction
@@ -357,14 +358,10 @@ class JobStore:
 
     def outcome_records(
         self, job_id: str, indices: Container[int] | None = None
-    ) -> Generator[dict[str, Any], None, None]:
-        """A job's finished items as full records, by index, so exports can be made again.
-
-        Only final items are given, and of those only `indices` if given. Each
-        has exactly: index, path, status, reason, message, attempts,
-        duration_ms, outputs (a list), and width, height, source (None when the
-        item was not processed) and analyses (`{}` then). Streamed like
-        `items`, from one read snapshot taken when called.
+    ) -> Generator[ItemRecord, None, None] | Iterator[ItemRecord]:
+        """A job's finished items as their records, by index, so exports can be made
+        again. Only final items are given, and of those only `indices` if given.
+        Streamed like `items`, from one read snapshot taken when called.
         """
         finals = tuple(status.value for status in FINAL_STATUSES)
         with self._reading():
@@ -376,7 +373,7 @@ class JobStore:
         records = _queries.stream(cursor, outcome_record, self.path)
         if indices is None:
             return records
-        return (record for record in records if record["index"] in indices)
+        return (record for record in records if record.index in indices)
 
     def runs(self, job_id: str, index: int) -> list[RunRow]:
         """An item's recorded runs, first to last."""

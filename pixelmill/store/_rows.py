@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from pixelmill.messages.export import ItemRecord
 from pixelmill.messages.jobs import ItemStatus, JobStatus
 from pixelmill.store._owner import Owner
 
@@ -211,25 +212,24 @@ def item_row(row: sqlite3.Row) -> ItemRow:
     )
 
 
-def outcome_record(row: sqlite3.Row) -> dict[str, Any]:
-    """The full record of an item, the shape of a `results.jsonl` line."""
+def outcome_record(row: sqlite3.Row) -> ItemRecord:
+    """The record of a finished item, as `results.jsonl` holds it."""
     result_json = row["result_json"]
     result: dict[str, Any] = {} if result_json is None else json.loads(result_json)
-    source = result.get("source")
-    return {
-        "index": row["idx"],
-        "path": decode_path(row["path"]),
-        "status": row["status"],
-        "reason": row["reason"],
-        "message": row["message"],
-        "attempts": row["attempts"],
-        "duration_ms": row["duration_ms"],
-        "outputs": json.loads(row["outputs_json"]),
-        "width": result.get("width"),
-        "height": result.get("height"),
-        "source": None if source is None else dict(source),
-        "analyses": dict(result.get("analyses") or {}),
-    }
+    return ItemRecord(
+        index=row["idx"],
+        path=decode_path(row["path"]),
+        status=ItemStatus(row["status"]),
+        reason=row["reason"],
+        message=row["message"],
+        attempts=row["attempts"],
+        duration_ms=row["duration_ms"],
+        outputs=tuple(json.loads(row["outputs_json"])),
+        width=result.get("width"),
+        height=result.get("height"),
+        source=result.get("source"),
+        analyses=dict(result.get("analyses") or {}),
+    )
 
 
 def run_row(row: sqlite3.Row) -> RunRow:

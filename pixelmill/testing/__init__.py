@@ -19,6 +19,8 @@ from pixelmill.testing.images import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pixelmill.actors.base import ActorContext
     from pixelmill.actors.timer import Timer
     from pixelmill.runtime.runtime import Runtime
@@ -27,6 +29,7 @@ __all__ = [
     "Probe",
     "crash_actor",
     "make_context",
+    "wait_until",
     "write_broken_files",
     "write_gradient",
     "write_image",
@@ -116,6 +119,21 @@ class Probe:
 
     def stop(self) -> None:
         self.ref.stop(block=True)
+
+
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 10.0, what: str = "the condition"
+) -> None:
+    """Return once `predicate()` is true, polling every few milliseconds.
+
+    Raises:
+        AssertionError: it was still false after `timeout` seconds (naming `what`).
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(0.005)
 
 
 def crash_actor(runtime: Runtime, role: str, timeout: float = 10.0) -> None:

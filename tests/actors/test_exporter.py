@@ -18,6 +18,7 @@ from pixelmill.messages import (
     ExportClosed,
     ExportItem,
     ItemFinished,
+    ItemRecord,
     ItemStatus,
     JobCounts,
     JobFinished,
@@ -41,6 +42,10 @@ def _done(index: int) -> ItemFinished:
                         status=ItemStatus.DONE, attempts=1, result=result)
 
 
+def _export(item: ItemFinished) -> ExportItem:
+    return ExportItem(job_id=item.job_id, record=ItemRecord.of(item))
+
+
 def _summary(counts: JobCounts) -> JobFinished:
     return JobFinished(job_id="j", name="job", status=JobStatus.COMPLETED, counts=counts,
                        started_at=1_700_000_000.0, duration_s=2.5)
@@ -51,12 +56,12 @@ def test_rows_stream_under_temporary_names_until_the_close_renames_them(
 ) -> None:
     exporter = Exporter.start(context)
     exporter.tell(OpenExport(job_id="j", export_dir=tmp_path, analyses=STATS))
-    exporter.tell(ExportItem(item=_done(0)))
-    exporter.tell(ExportItem(item=ItemFinished(
+    exporter.tell(_export(_done(0)))
+    exporter.tell(_export(ItemFinished(
         job_id="j", index=1, path="/in/bad\nname.jpg", status=ItemStatus.SKIPPED,
         reason="input.truncated", message="cut short", attempts=1,
     )))
-    exporter.ask(ExportItem(item=_done(2)))  # an ask returns once the rows are written
+    exporter.ask(_export(_done(2)))  # an ask returns once the rows are written
     assert not (tmp_path / "results.csv").exists()
     partial = partial_path(tmp_path, "results.jsonl").read_text().splitlines()
     assert len(partial) == 3
@@ -95,7 +100,7 @@ def test_an_export_dir_that_cannot_be_made_is_reported_not_fatal(
     blocker.write_text("not a directory")
     exporter = Exporter.start(context)
     exporter.tell(OpenExport(job_id="j", export_dir=blocker / "export", analyses=()))
-    exporter.tell(ExportItem(item=_done(0)))
+    exporter.tell(_export(_done(0)))
     exporter.tell(CloseExport(summary=_summary(JobCounts(total=1, done=1)), reply_to=probe.ref))
     closed = probe.expect(ExportClosed)
     assert closed.reason is not None
@@ -108,11 +113,11 @@ def test_an_export_opened_again_starts_afresh_so_records_sent_again_are_not_doub
 ) -> None:
     exporter = Exporter.start(context)
     exporter.tell(OpenExport(job_id="j", export_dir=tmp_path, analyses=STATS))
-    exporter.tell(ExportItem(item=_done(0)))
-    exporter.tell(ExportItem(item=_done(1)))
+    exporter.tell(_export(_done(0)))
+    exporter.tell(_export(_done(1)))
     # A JobManager taking the job up again opens it afresh and sends every record.
     exporter.tell(OpenExport(job_id="j", export_dir=tmp_path, analyses=STATS))
-    exporter.tell(ExportItem(item=_done(0)))
+    exporter.tell(_export(_done(0)))
     exporter.tell(CloseExport(summary=_summary(JobCounts(total=1, done=1)), reply_to=probe.ref))
     assert probe.expect(ExportClosed).reason is None
     records = (tmp_path / "results.jsonl").read_text().splitlines()

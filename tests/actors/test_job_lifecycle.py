@@ -183,9 +183,9 @@ class JobMachine(RuleBasedStateMachine):
                     self.exported = set()
                     self.peers.replaying = False
                     self.peers.close = None
-                case Send(to=Role.EXPORTER, message=ExportItem(item=item)):
-                    assert item.index not in self.exported, f"row {item.index} doubled"
-                    self.exported.add(item.index)
+                case Send(to=Role.EXPORTER, message=ExportItem(record=record)):
+                    assert record.index not in self.exported, f"row {record.index} doubled"
+                    self.exported.add(record.index)
                 case Send(to=Role.EXPORTER, message=CloseExport() as close):
                     self.peers.close = close
                 case Send(to=Role.MONITOR):

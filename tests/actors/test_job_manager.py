@@ -143,7 +143,7 @@ def test_every_item_is_processed_exported_and_the_job_finishes(
     rig.submit("j1", images, tmp_path)
     for _ in images:
         rig.manager.tell(_done(rig.pool.expect(Process)))
-    exported = [rig.exporter.expect(ExportItem).item for _ in images]
+    exported = [rig.exporter.expect(ExportItem).record for _ in images]
     assert sorted(item.index for item in exported) == list(range(5))
     assert {item.status for item in exported} == {ItemStatus.DONE}
     finished = rig.finish_export()
@@ -290,7 +290,7 @@ def test_small_items_run_in_batches_under_one_lease_each(
     assert sorted(i.index for i in (*first.items, *second.items)) == list(range(5))
     assert rig.budget().leases == 2
     rig.manager.tell(_batch_done(first))
-    assert sorted(rig.exporter.expect(ExportItem).item.index for _ in range(3)) == [
+    assert sorted(rig.exporter.expect(ExportItem).record.index for _ in range(3)) == [
         i.index for i in first.items
     ]
     assert rig.budget().leases == 1, "the batch's lease is released once, when all returned"

@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from pixelmill.imaging.atomic import open_atomic, partial_path, remove_litter, temp_path
+from pixelmill.testing import wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -208,6 +209,17 @@ def test_a_process_that_has_exited_is_a_dead_writer(tmp_path: Path) -> None:
     litter = touch(tmp_path / f".pixelmill-{child.pid}-{hex16()}.tmp")
 
     assert remove_litter(tmp_path) == [litter]
+
+
+def test_a_writer_that_exited_but_was_never_reaped_is_a_dead_writer(tmp_path: Path) -> None:
+    # An orphaned worker in a container without an init stays a zombie.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    wait_until(lambda: psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE, 10,
+               "the child to exit")
+    litter = touch(tmp_path / f".pixelmill-{child.pid}-{hex16()}.tmp")
+
+    assert remove_litter(tmp_path) == [litter]
+    child.wait()
 
 
 def test_remove_litter_removes_the_names_of_earlier_versions_at_any_depth(

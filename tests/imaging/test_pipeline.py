@@ -150,7 +150,7 @@ def test_validation_names_the_position_of_an_unknown_op() -> None:
         errors.ConfigError,
         match=r"pipeline step 1 \(thumbnial\): unknown op 'thumbnial' \(did you mean",
     ):
-        Pipeline(steps=(Step("thumbnial", {"size": 3}),)).validate()
+        Pipeline(steps=(Step("thumbnial", {"size": 3}),))
 
 
 def test_an_analysis_listed_twice_is_refused() -> None:
@@ -158,10 +158,11 @@ def test_an_analysis_listed_twice_is_refused() -> None:
         Pipeline.validated(analyses=["luminance", {"analysis": "luminance"}])
 
 
-def test_validate_normalises_hand_built_steps() -> None:
-    pipeline = Pipeline(steps=(Step("thumbnail", {"size": 64}),)).validate()
+def test_a_pipeline_normalises_hand_built_steps_once_when_made() -> None:
+    pipeline = Pipeline(steps=(Step("thumbnail", {"size": 64}),))
     assert pipeline.steps == (ops.thumbnail(64),)
     assert pickle.loads(pickle.dumps(pipeline)) == pipeline
+    assert Pipeline.from_data(pipeline.to_data()) == pipeline
 
 
 def test_a_bad_pixel_limit_is_a_config_error() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import tomllib
 from pathlib import Path
@@ -310,12 +312,24 @@ def test_a_hosts_dict_is_validated_like_a_file_and_none_means_unset() -> None:
         settings_from_dict(["not", "a", "table"])  # type: ignore[arg-type]
 
 
-def test_thresholds_are_validated_and_carried_in_settings() -> None:
+def test_thresholds_are_validated_and_carried_to_the_runtime() -> None:
     thresholds = {"memory_percent": 90, "cpu_percent": 95.5, "disk_free_mb": 0}
     loaded = settings_from_dict(
         {"config_version": 2, "monitoring": {"thresholds": thresholds}}
     )
-    assert dict(loaded.thresholds) == thresholds
+    assert dict(loaded.runtime.thresholds) == thresholds
+
+
+@pytest.mark.parametrize(("levels", "message"), [
+    ({"memory": 3}, "thresholds.memory: unknown threshold (known: memory_percent, cpu_percent"),
+    ({"cpu_percent": 101}, "thresholds.cpu_percent: expected a number from 0 to 100, got 101"),
+    ({"disk_free_mb": -1}, "thresholds.disk_free_mb: expected a number >= 0, got -1"),
+])
+def test_a_host_gets_one_line_naming_a_bad_threshold(
+    levels: dict[str, float], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        RuntimeConfig(thresholds=levels)
 
 
 def test_export_defaults_are_carried_in_settings() -> None:

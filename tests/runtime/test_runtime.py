@@ -224,3 +224,18 @@ def test_two_runtimes_share_no_actors_and_shut_down_cleanly(tmp_path: Path) -> N
     assert set(pykka.ActorRegistry.get_all()) == before
     with pytest.raises(ClosedRuntimeError):
         first.submit(_job([tmp_path / "a.png"], tmp_path / "o3"))
+
+
+def test_a_threshold_level_from_the_config_moves_the_monitors_threshold(tmp_path: Path) -> None:
+    from pixelmill.messages import ThresholdCrossed
+    from pixelmill.testing import wait_until
+
+    crossed: list[ThresholdCrossed] = []
+    # Any machine uses more than 0.5 % of its memory: the memory threshold crosses.
+    with Runtime(workers=1, memory_mb=1000, monitor_interval_s=0.05,
+                 thresholds={"memory_percent": 0.5}) as runtime:
+        runtime.subscribe(lambda e: crossed.append(e) if isinstance(e, ThresholdCrossed) else None)
+        wait_until(lambda: any(e.name == "memory" for e in crossed), 10, "a memory crossing")
+        wait_until(lambda: runtime.budget().memory_mb == 500, 10, "the budget halved")
+    (memory,) = [e for e in crossed if e.name == "memory"]
+    assert memory.level == 0.5

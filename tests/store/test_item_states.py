@@ -122,7 +122,7 @@ def mixed(store: JobStore) -> JobStore:
 def test_outcome_records_give_only_finished_items(mixed: JobStore) -> None:
     records = list(mixed.outcome_records("job1"))
 
-    assert [(r["index"], r["status"]) for r in records] == [
+    assert [(r.index, r.status) for r in records] == [
         (0, "done"), (2, "failed"), (4, "cancelled"), (5, "skipped"),
     ]
     assert len(list(mixed.items("job1"))) == len(_MIXED)
@@ -141,7 +141,7 @@ def test_outcome_records_give_only_finished_items(mixed: JobStore) -> None:
 def test_outcome_records_give_only_the_finished_items_asked_for(
     mixed: JobStore, indices: set[int] | list[int] | range, expected: list[int]
 ) -> None:
-    assert [r["index"] for r in mixed.outcome_records("job1", indices)] == expected
+    assert [r.index for r in mixed.outcome_records("job1", indices)] == expected
 
 
 def test_a_reader_sees_items_on_their_way_once_flushed(mixed: JobStore, store_path: Path) -> None:
@@ -149,7 +149,7 @@ def test_a_reader_sees_items_on_their_way_once_flushed(mixed: JobStore, store_pa
 
     with JobStore(store_path, readonly=True) as reader:
         statuses = [item.status for item in reader.items("job1")]
-        finished = [r["index"] for r in reader.outcome_records("job1", {0, 1})]
+        finished = [r.index for r in reader.outcome_records("job1", {0, 1})]
 
     assert statuses == _MIXED
     assert finished == [0]

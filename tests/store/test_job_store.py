@@ -92,7 +92,7 @@ def test_outcome_records_have_the_full_record_shape(store: JobStore) -> None:
     record_done(store, "job1", 0)
     record_state(store, "job1", 1, ItemStatus.SKIPPED, reason="input.truncated", message="cut")
 
-    done, skipped = store.outcome_records("job1")
+    done, skipped = (record.to_data() for record in store.outcome_records("job1"))
 
     assert done == {
         "index": 0,

@@ -166,7 +166,7 @@ def test_migrated_items_read_back_with_the_new_fields_at_their_defaults(v1_store
                 reason="worker.crashed", message="died", attempts=3, duration_ms=40.0,
                 finished_at=155.0),
     ]
-    assert [(r["index"], r["path"], r["status"], r["width"]) for r in records] == [
+    assert [(r.index, r.path, r.status, r.width) for r in records] == [
         (0, _ODD_PATH, "done", 64),
         (1, "/in/1.jpg", "failed", None),
     ]

@@ -33,8 +33,8 @@ def test_an_odd_path_survives_every_read(store: JobStore, path: str) -> None:
     assert item.path == path
     assert item.outputs == (path + ".out",)
     assert done.path == path
-    assert record["path"] == path
-    assert record["outputs"] == [path + ".out"]
+    assert record.path == path
+    assert record.outputs == (path + ".out",)
 
 
 @pytest.mark.parametrize(
