@@ -58,7 +58,9 @@ if TYPE_CHECKING:
     from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
     from pixelmill.runtime.runtime import Runtime
     from pixelmill.runtime.spec import JobSpec
+    from pixelmill.runtime.config_file import Settings, load_settings, settings_from_dict
     from pixelmill.store import JobRow
+    from pixelmill.workers.faults import FaultPlan, FaultTarget
 
 # Everything but the errors is imported on first use: a worker process (which
 # imports `pixelmill.workers.process`) and the command line's start-up load only
@@ -82,6 +84,11 @@ _LAZY: dict[str, str] = {
     "Runtime": "pixelmill.runtime.runtime",
     "JobSpec": "pixelmill.runtime.spec",
     "JobRow": "pixelmill.store",
+    "FaultPlan": "pixelmill.workers.faults",
+    "FaultTarget": "pixelmill.workers.faults",
+    "Settings": "pixelmill.runtime.config_file",
+    "load_settings": "pixelmill.runtime.config_file",
+    "settings_from_dict": "pixelmill.runtime.config_file",
 }
 
 
@@ -107,6 +114,8 @@ __all__ = [
     "BusyRuntimeError",
     "ClosedRuntimeError",
     "ConfigError",
+    "FaultPlan",
+    "FaultTarget",
     "ImageTooLargeError",
     "InjectedCrashError",
     "InputError",
@@ -135,6 +144,7 @@ __all__ = [
     "ResourceError",
     "Runtime",
     "RuntimeConfig",
+    "Settings",
     "Step",
     "TransientIOError",
     "TruncatedImageError",
@@ -143,7 +153,9 @@ __all__ = [
     "WorkerError",
     "WorkerTimeoutError",
     "extend",
+    "load_settings",
     "messages",
     "ops",
     "run_batch",
+    "settings_from_dict",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from collections import deque
 from dataclasses import dataclass
@@ -10,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
+from pixelmill.actors._tell import tell_if_alive
 from pixelmill.actors.base import Actor, ActorContext, Role
-from pixelmill.errors import BrokenWorkerError
+from pixelmill.errors import BrokenWorkerError, PixelmillError, WorkerTimeoutError
 from pixelmill.messages import (
     AbandonJob,
     BatchDone,
@@ -174,11 +174,11 @@ class Processor(Actor):
 
         def started(done: Future[int]) -> None:
             if not done.cancelled() and done.exception() is None:
-                _tell_unless_dead(actor_ref, _Started(generation, done.result()))
+                tell_if_alive(actor_ref, _Started(generation, done.result()))
 
         def died(done: Future[None]) -> None:
             if not done.cancelled() and isinstance(done.exception(), BrokenWorkerError):
-                _tell_unless_dead(actor_ref, _Died(generation))
+                tell_if_alive(actor_ref, _Died(generation))
 
         self._worker.started.add_done_callback(started)
         self._worker.died.add_done_callback(died)
@@ -226,7 +226,7 @@ class Processor(Actor):
                 outcome = done.result()
             except BaseException as exc:
                 outcome = exc
-            _tell_unless_dead(actor_ref, _Returned(token, outcome))
+            tell_if_alive(actor_ref, _Returned(token, outcome))
 
         future.add_done_callback(returned)
         if len(self._held) == 1:
@@ -297,16 +297,16 @@ class Processor(Actor):
             waiting.insert(0, head.work)
             why = "killed between two items"
         else:
-            why = {"timeout": "worker.timeout", "abandon": "abandoned"}.get(
-                kill[1] if kill else "", "worker.crashed"
+            timed_out = kill is not None and kill[1] == "timeout"
+            error: PixelmillError = (
+                WorkerTimeoutError(
+                    f"ran past its {self._settings.item_timeout_s:g} s limit and was stopped"
+                )
+                if timed_out
+                else BrokenWorkerError("its worker process died while running it")
             )
-            what = (
-                f"ran past its {self._settings.item_timeout_s:g} s limit and was stopped"
-                if why == "worker.timeout"
-                else "its worker process died while running it"
-            )
-            reason = "worker.timeout" if why == "worker.timeout" else "worker.crashed"
-            self._finish(head.work, failed_all(head.work, self._index, reason, what))
+            why = "abandoned" if kill is not None and kill[1] == "abandon" else error.reason
+            self._finish(head.work, failed_all(head.work, self._index, error.reason, str(error)))
         if self._worker is None:
             return  # stopping: nothing more runs
         self._replace_worker(why)
@@ -358,7 +358,4 @@ def failed_all(
     return failed[0]
 
 
-def _tell_unless_dead(ref: pykka.ActorRef[Any], message: object) -> None:
-    # A stopped Processor has nobody to act on it; its pool reports its item.
-    with contextlib.suppress(pykka.ActorDeadError):
-        ref.tell(message)
+

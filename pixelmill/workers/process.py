@@ -11,7 +11,6 @@ import importlib
 import os
 import resource
 import runpy
-import shutil
 import signal
 import sys
 import time
@@ -21,9 +20,10 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from PIL import Image
 
-from pixelmill.errors import InternalError, NoSpaceError, PixelmillError, TransientIOError
+from pixelmill.errors import InternalError, PixelmillError, TransientIOError
 from pixelmill.imaging import pipeline as imaging_pipeline
 from pixelmill.imaging import tuning
+from pixelmill.imaging.save import check_free_space
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -138,7 +138,7 @@ def run_item(
         if fault == "fail":
             raise TransientIOError(f"{path}: injected transient failure (attempt {attempt})")
         if min_free_mb and target.output_dir is not None:
-            _check_free_space(target.output_dir, min_free_mb)
+            check_free_space(target.output_dir, min_free_mb)
         return imaging_pipeline.run(path, pipeline, target, reduce=reduce)
     except PixelmillError as exc:
         return WorkerFailure(reason=exc.reason, message=str(exc))
@@ -161,17 +161,6 @@ def run_task(
                  plugins=task.plugins)
         for item in task.items
     ]
-
-
-def _check_free_space(directory: Path, min_free_mb: int) -> None:
-    try:
-        free_mb = shutil.disk_usage(directory).free / 2**20
-    except OSError:
-        return  # a missing dir is the save step's to report, precisely
-    if free_mb < min_free_mb:
-        raise NoSpaceError(
-            f"{directory}: only {free_mb:.0f} MiB free, below the {min_free_mb} MiB reserve"
-        )
 
 
 _loaded: set[str] = set()
