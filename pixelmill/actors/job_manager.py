@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
     from pixelmill.actors._inputs import Input
     from pixelmill.actors.job_events import Effect
-    from pixelmill.messages import JobOrder
+    from pixelmill.messages import ItemRecord, JobOrder
     from pixelmill.store import ItemRow
 
 __all__ = ["JobManager"]
@@ -124,7 +124,7 @@ class JobManager(Actor):
         self._journal = Journal(journal, self._owner, on_error=self._journal_failed)
         self._jobs: dict[str, Job] = {}
         self._inputs: dict[str, Iterator[Input]] = {}
-        self._replays: dict[str, Iterator[dict[str, Any]]] = {}
+        self._replays: dict[str, Iterator[ItemRecord]] = {}
         self._ticks = itertools.count()
 
     def on_start(self) -> None:

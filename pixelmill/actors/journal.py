@@ -7,6 +7,7 @@ here, so a fresh JobManager takes them up where they were.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from pixelmill.messages import JobFinished
+    from pixelmill.messages import ItemRecord, JobFinished
     from pixelmill.store import ItemRow, JobRow, Owner, RunRow
 
 __all__ = ["Journal", "stored_order"]
@@ -84,7 +85,7 @@ class Journal:
             return
         self.flush()
         for job_id in interrupted:
-            self._write(job_id, lambda store, job_id=job_id: store.mark_interrupted(job_id))
+            self._write(job_id, functools.partial(JobStore.mark_interrupted, job_id=job_id))
         try:
             self._store.close()
         except PixelmillError as exc:
@@ -173,7 +174,7 @@ class Journal:
             return []
         return list(self._store.items(job_id))
 
-    def replay(self, job_id: str, indices: frozenset[int]) -> Iterator[dict[str, Any]]:
+    def replay(self, job_id: str, indices: frozenset[int]) -> Iterator[ItemRecord]:
         """The records of those final items, streamed from a reader of their own.
 
         Whatever waits is written first, so the reader sees every one of them.
@@ -184,6 +185,6 @@ class Journal:
         return _stream_records(self._path, job_id, indices)
 
 
-def _stream_records(path: Path, job_id: str, indices: frozenset[int]) -> Iterator[dict[str, Any]]:
+def _stream_records(path: Path, job_id: str, indices: frozenset[int]) -> Iterator[ItemRecord]:
     with JobStore(path, readonly=True) as reader:
         yield from reader.outcome_records(job_id, indices)
