@@ -75,8 +75,15 @@ class Actor(pykka.ThreadingActor):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         start = cls.__dict__.get("on_start")
-        if start is not None:
-            cls.on_start = _reporting_failure(start)  # type: ignore[method-assign]
+        if start is None:
+            return
+
+        # A def, not a Callable, so that it binds as a method like the one it replaces.
+        def on_start(self: Actor) -> None:
+            self._start_reporting_failure(start)
+
+        functools.update_wrapper(on_start, start)
+        cls.on_start = on_start  # type: ignore[method-assign]  # on purpose, see above
 
     def __init__(self, context: ActorContext, *, supervisor_role: str = Role.SUPERVISOR) -> None:
         super().__init__()
@@ -91,6 +98,13 @@ class Actor(pykka.ThreadingActor):
         if faults is not None and self.actor_role in faults.actors:
             self._crash_rate = faults.actor_crash_rate
         self._crash_draws = random.Random(f"{faults.seed if faults else 0}:{self.actor_urn}")
+
+    def on_start(self) -> None:
+        """Runs in the actor's thread before its first message; override to take resources.
+
+        An exception escaping it stops the actor and, unlike in pykka, calls
+        `on_failure` first, so the supervisor hears of it.
+        """
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, InjectCrash) or (
@@ -177,16 +191,7 @@ class Actor(pykka.ThreadingActor):
                 ),
             )
 
-    def _peer_restarted(self, message: ActorRestarted) -> None:
-        self.actor_peers[message.role] = message.ref
-        held = self._undelivered.pop(message.role, [])
-        for pending in self.on_peer_restarted(message.role, held):
-            self.send(message.role, pending)
-
-
-def _reporting_failure(start: Callable[[Any], None]) -> Callable[[Any], None]:
-    @functools.wraps(start)
-    def on_start(self: Actor) -> None:
+    def _start_reporting_failure(self, start: Callable[[Actor], None]) -> None:
         try:
             start(self)
         except Exception:
@@ -195,4 +200,8 @@ def _reporting_failure(start: Callable[[Any], None]) -> Callable[[Any], None]:
                 self.on_failure(*sys.exc_info())
             raise
 
-    return on_start
+    def _peer_restarted(self, message: ActorRestarted) -> None:
+        self.actor_peers[message.role] = message.ref
+        held = self._undelivered.pop(message.role, [])
+        for pending in self.on_peer_restarted(message.role, held):
+            self.send(message.role, pending)

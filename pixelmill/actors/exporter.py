@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import json
 import math
 import os
@@ -127,7 +128,7 @@ class Exporter(Actor):
             case ExportRecords(job_id=job_id, records=records, reply_to=reply_to):
                 if job_id in self._exports:
                     for record in records:
-                        self._guarded(job_id, lambda r=record: self._append(job_id, r))
+                        self._guarded(job_id, functools.partial(self._append, job_id, record))
                 return self.reply(reply_to, RecordsExported(job_id=job_id))
             case CloseExport(summary=summary, reply_to=reply_to):
                 return self.reply(reply_to, self._close(summary))
@@ -141,13 +142,13 @@ class Exporter(Actor):
         try:
             step()
         except OSError as exc:
-            error = translate_write_error(exc, Path(getattr(exc, "filename", "") or "."))
-            self._fail(job_id, error, owner)
+            path = Path(getattr(exc, "filename", "") or ".")
+            self._fail(job_id, translate_write_error(exc, path), owner)
         except PixelmillError as exc:
             self._fail(job_id, exc, owner)
         except Exception as exc:  # a bug, such as a host analysis's: fail the job, go on
-            error = InternalError(f"export of job {job_id}: {type(exc).__name__}: {exc}")
-            self._fail(job_id, error, owner)
+            bug = InternalError(f"export of job {job_id}: {type(exc).__name__}: {exc}")
+            self._fail(job_id, bug, owner)
 
     def _fail(self, job_id: str, error: PixelmillError, owner: Any = None) -> None:
         """Fail the job's export and tell its owner (the export's, or `owner` while

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pykka
 
@@ -333,11 +333,21 @@ def _task(work: Work) -> Task:
     return Task(items=items, pipeline=work.pipeline, plugins=work.plugins)
 
 
+class _ItemKey(TypedDict):
+    """Which run of which attempt at which item, on which worker, an answer is about."""
+
+    job_id: str
+    index: int
+    attempt: int
+    run: int
+    worker: int
+
+
 def _item_answer(
     job_id: str, item: Process | BatchItem, outcome: Outcome, worker_index: int
 ) -> ItemDone | ItemFailed:
-    key = {"job_id": job_id, "index": item.index, "attempt": item.attempt, "run": item.run,
-           "worker": worker_index}
+    key = _ItemKey(job_id=job_id, index=item.index, attempt=item.attempt, run=item.run,
+                   worker=worker_index)
     if isinstance(outcome, WorkerFailure):
         return ItemFailed(**key, reason=outcome.reason, message=outcome.message)
     return ItemDone(**key, result=outcome)

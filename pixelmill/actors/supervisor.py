@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import pykka
 
@@ -30,6 +30,14 @@ __all__ = ["ActorFactory", "Supervisor"]
 
 ActorFactory = Callable[[ActorContext], pykka.ActorRef[Any]]
 """Starts one actor of a role, given the context with the current peers."""
+
+
+class _ItemKey(TypedDict):
+    """Which attempt at which item a recovery decision answers."""
+
+    job_id: str
+    index: int
+    attempt: int
 
 
 class Supervisor(Actor):
@@ -143,7 +151,7 @@ class Supervisor(Actor):
                 f"{self._policy.systemic_window} items failed with {request.reason}; "
                 f"the last: {request.message}"
             )
-        key = {"job_id": request.job_id, "index": request.index, "attempt": request.attempt}
+        key = _ItemKey(job_id=request.job_id, index=request.index, attempt=request.attempt)
         answer: Any
         match strategy:
             case Strategy.RETRY:

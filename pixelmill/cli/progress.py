@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from pixelmill.messages import JobProgress
-    from pixelmill.runtime.handle import JobHandle, JobResult
+    from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
 
 __all__ = ["Interrupts", "event_data", "follow_job", "print_result"]
 
@@ -164,9 +164,9 @@ def _follow_json(handle: JobHandle, interrupts: Interrupts) -> JobResult:
     return handle.wait()
 
 
-def event_data(event: object) -> dict[str, Any]:
+def event_data(event: JobEvent) -> dict[str, Any]:
     """An event as a JSON-ready dict, its kind under `type` (`ItemFinished`, ...)."""
-    data = dataclasses.asdict(event)  # type: ignore[call-overload]
+    data = dataclasses.asdict(event)
     return {"type": type(event).__name__, **data}
 
 

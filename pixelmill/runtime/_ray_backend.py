@@ -32,9 +32,9 @@ def join_ray(config: RuntimeConfig, *, workers_given: bool) -> tuple[RuntimeConf
     started = ray_worker.ensure_ray(config.ray_address)
     if workers_given:
         return config, started  # Ray queues actors beyond the free CPUs until some free up
-    free_cpus = int(ray.available_resources().get("CPU", 0))
+    free_cpus = int(ray.available_resources().get("CPU", 0))  # type: ignore[no-untyped-call]
     if free_cpus < 1:
-        total = int(ray.cluster_resources().get("CPU", 0))
+        total = int(ray.cluster_resources().get("CPU", 0))  # type: ignore[no-untyped-call]
         raise ConfigError(
             f"backend: the Ray cluster has no free CPU ({total} in all, held by other "
             "actors or tasks); give workers=N to wait for N of them"
@@ -46,4 +46,5 @@ def ray_available_mb() -> int:
     """The memory the cluster has free for tasks and actors, in MiB (1024 when unknown)."""
     import ray
 
-    return int(ray.available_resources().get("memory", 0) // 2**20) or 1024
+    free = ray.available_resources().get("memory", 0)  # type: ignore[no-untyped-call]
+    return int(free // 2**20) or 1024

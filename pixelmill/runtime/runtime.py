@@ -407,10 +407,12 @@ class Runtime:
         """The current ref of `role`, as the current Supervisor knows it."""
         while True:
             try:
-                supervisor = self._guardian.ask(
-                    GetActor(role=Role.SUPERVISOR), timeout=self._left(deadline)
+                supervisor: pykka.ActorRef[Any] = self._guardian.ask(
+                    GetActor(role=Role.SUPERVISOR), block=True, timeout=self._left(deadline)
                 )
-                ref = supervisor.ask(GetActor(role=role), timeout=self._left(deadline))
+                ref: pykka.ActorRef[Any] | None = supervisor.ask(
+                    GetActor(role=role), block=True, timeout=self._left(deadline)
+                )
             except _PASSING:
                 self._wait_for_restart(deadline, f"the {role}")
                 continue
@@ -418,7 +420,7 @@ class Runtime:
                 raise TimeoutError(f"the {role} did not answer in time") from None
             if ref is None:
                 raise ConfigError(f"the runtime runs no {role}")
-            return ref  # type: ignore[no-any-return]
+            return ref
 
     def _wait_for_restart(self, deadline: float, what: str) -> None:
         if self._handles.broken is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,9 +91,9 @@ def plugins_of(pipeline: Pipeline) -> tuple[str, ...]:
     `if __name__ == "__main__":`.
     """
     found: list[str] = []
-    steps = [(s, op_def(s.name).apply) for s in pipeline.steps]
-    steps += [(s, analysis_def(s.name).measure) for s in pipeline.analyses]
-    for _, function in steps:
+    functions: list[Callable[..., object]] = [op_def(s.name).apply for s in pipeline.steps]
+    functions += [analysis_def(s.name).measure for s in pipeline.analyses]
+    for function in functions:
         module = getattr(function, "__module__", "") or ""
         if module.startswith("pixelmill.") or module == "pixelmill":
             continue
