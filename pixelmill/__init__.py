@@ -55,10 +55,10 @@ if TYPE_CHECKING:
     )
     from pixelmill.runtime.batch import run_batch
     from pixelmill.runtime.config import RuntimeConfig
+    from pixelmill.runtime.config_file import Settings, load_settings, settings_from_dict
     from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
     from pixelmill.runtime.runtime import Runtime
     from pixelmill.runtime.spec import JobSpec
-    from pixelmill.runtime.config_file import Settings, load_settings, settings_from_dict
     from pixelmill.store import JobRow
     from pixelmill.workers.faults import FaultPlan, FaultTarget
 

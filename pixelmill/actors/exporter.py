@@ -146,7 +146,7 @@ class Exporter(Actor):
             self._fail(job_id, translate_write_error(exc, path), owner)
         except PixelmillError as exc:
             self._fail(job_id, exc, owner)
-        except Exception as exc:  # a bug, such as a host analysis's: fail the job, go on
+        except Exception as exc:  # noqa: BLE001 - a bug, a host analysis's say, fails the job
             bug = InternalError(f"export of job {job_id}: {type(exc).__name__}: {exc}")
             self._fail(job_id, bug, owner)
 

@@ -302,7 +302,7 @@ class JobManager(Actor):
         except PixelmillError as exc:
             # The header alone shows the input is bad: no need to use a worker.
             return HeaderProbed(request.index, None, exc.reason, str(exc))
-        except Exception as exc:  # a decoder's bug must fail its item, not this actor
+        except Exception as exc:  # noqa: BLE001 - a decoder's bug fails its item, not the actor
             error = InternalError(f"{request.path}: {type(exc).__name__}: {exc}")
             return HeaderProbed(request.index, None, error.reason, str(error))
 

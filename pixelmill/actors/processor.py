@@ -224,7 +224,7 @@ class Processor(Actor):
             outcome: list[Outcome] | BaseException
             try:
                 outcome = done.result()
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - the actor decides, even on a cancel
                 outcome = exc
             tell_if_alive(actor_ref, _Returned(token, outcome))
 

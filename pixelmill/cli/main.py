@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pixelmill.errors import ConfigError, PixelmillError
 from pixelmill.cli.jobs import config_command, jobs_command
 from pixelmill.cli.logs import add_logs_parser, logs_command
 from pixelmill.cli.run import (
@@ -26,6 +25,7 @@ from pixelmill.cli.run import (
     resume_command,
     run_command,
 )
+from pixelmill.errors import ConfigError, PixelmillError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pixelmill.cli.progress import Interrupts, follow_job, print_result
 from pixelmill.errors import ConfigError
 from pixelmill.imaging import ops
 from pixelmill.messages import JobStatus
 from pixelmill.runtime.config_file import find_config, load_settings
 from pixelmill.runtime.job_file import is_job_file, load_job_file
-from pixelmill.cli.progress import Interrupts, follow_job, print_result
 from pixelmill.runtime.runtime import Runtime
 from pixelmill.runtime.spec import JobSpec
 from pixelmill.store import JobStore, state_dir

@@ -129,9 +129,10 @@ class JobOrder:
         Raises:
             ConfigError: a step is no longer valid.
         """
-        from pathlib import Path  # noqa: PLC0415 - only the stored form needs them
+        # Imported late: only the stored form needs them.
+        from pathlib import Path
 
-        from pixelmill.imaging.pipeline import Pipeline  # noqa: PLC0415
+        from pixelmill.imaging.pipeline import Pipeline
 
         return cls(
             job_id=job_id,

@@ -146,7 +146,7 @@ def run_item(
         return WorkerFailure(
             reason="resource.memory", message=f"{path}: ran out of the worker's memory"
         )
-    except Exception as exc:  # the worker boundary: classify, never lose
+    except Exception as exc:  # noqa: BLE001 - the worker boundary: classify, never lose
         error = InternalError(f"{path}: {type(exc).__name__}: {exc}")
         return WorkerFailure(reason=error.reason, message=str(error))
 
