@@ -1,10 +1,11 @@
 # Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+# `make lint` checks pixelmill/ with ruff and `mypy --strict`; CI runs it before the tests.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test lint install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +23,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+lint: $(STAMP)
+	$(BIN)/python -m ruff check pixelmill
+	$(BIN)/python -m mypy --strict pixelmill
+
 clean:
-	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
 # The HTML report in a real headless Chromium: installs Debian's chromium when missing.
 .PHONY: report-check
