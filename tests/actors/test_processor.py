@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from pixelmill.messages import (
     Process,
     ProcessBatch,
 )
-from pixelmill.testing import write_broken_files, write_image
+from pixelmill.testing import wait_until, write_broken_files, write_image
 from pixelmill.workers.faults import FaultPlan, FaultTarget
 from pixelmill.workers.settings import WorkerSettings
 
@@ -140,9 +139,7 @@ def test_a_killed_worker_is_replaced_and_the_next_item_still_runs(
     out = tmp_path / "out"
     pool.tell(_process(probe, tmp_path / "a.png", out))
     probe.expect(ItemDone, timeout=30)
-    deadline = time.monotonic() + 10
-    while len(_workers()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(_workers()) >= 2, 10, "both workers")
     for process in _workers():
         os.kill(process.pid, signal.SIGKILL)
     for index in range(2):
@@ -181,7 +178,8 @@ def test_abandoning_a_job_stops_its_running_item_and_never_starts_its_queued_one
     out = tmp_path / "out"
     one.tell(_process(probe, hangs, out, index=0))
     one.tell(_process(probe, queued, out, index=1))
-    time.sleep(0.5)  # the first hangs in the worker, the second waits behind it
+    # The first hangs in the worker, the second waits behind it.
+    wait_until(lambda: len(_workers()) >= 1, 10, "the worker")
     one.tell(AbandonJob(job_id="j"))
     answers = [probe.next(timeout=30), probe.next(timeout=30)]
     assert sorted(a.index for a in answers) == [0, 1]

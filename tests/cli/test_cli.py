@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pixelmill.messages import JobCounts, JobStatus
 from pixelmill.cli import main
+from pixelmill.messages import JobCounts, JobStatus
 from pixelmill.runtime.handle import JobResult
 from pixelmill.testing import write_broken_files, write_sample_set
 

@@ -13,7 +13,6 @@ import pytest
 from rich.console import Console
 
 from pixelmill.errors import ConfigError
-from pixelmill.runtime.log_writer import make_logger
 from pixelmill.logs import (
     LogFilter,
     LogReader,
@@ -26,6 +25,7 @@ from pixelmill.logs import (
     resolve_job,
     summarize,
 )
+from pixelmill.runtime.log_writer import make_logger
 
 if TYPE_CHECKING:
     from pathlib import Path

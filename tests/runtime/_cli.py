@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -65,14 +64,6 @@ def kill_group(process: subprocess.Popen[str], sig: int = signal.SIGKILL) -> Non
     """Signal the process and its workers, as a terminal or a supervisor would."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-
-
-def wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.005)
 
 
 def outputs_written(out: Path) -> int:

@@ -19,7 +19,7 @@ import tests.runtime._slow_op  # noqa: F401 - registers test_pause here and in w
 from pixelmill import BrokenRuntimeError, JobSpec, JobStatus, Runtime, ops
 from pixelmill.actors.base import Role
 from pixelmill.actors.recovery import RecoveryPolicy
-from pixelmill.testing import crash_actor, write_sample_set
+from pixelmill.testing import crash_actor, wait_until, write_sample_set
 from pixelmill.workers.faults import FaultPlan, FaultTarget
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ def test_a_worker_killed_mid_item_has_its_item_redone_and_the_job_completes(
         # NOTE: a kill that lands before the item reached its worker only makes
         # the worker be replaced quietly, and the item then hangs: kill again.
         for _ in range(5):
-            time.sleep(0.5)  # let the item reach the worker and hang there
+            wait_until(lambda: _workers(before), 10, "a worker")
             newest = max(_workers(before), key=lambda w: w.create_time())
             os.kill(newest.pid, signal.SIGKILL)
             with contextlib.suppress(TimeoutError):

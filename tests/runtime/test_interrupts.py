@@ -9,6 +9,7 @@ from pathlib import Path
 import psutil
 
 from pixelmill.store import JobStore
+from pixelmill.testing import wait_until
 from tests.runtime._cli import (
     assert_complete,
     finish,
@@ -17,7 +18,6 @@ from tests.runtime._cli import (
     outputs_written,
     slow_job,
     spawn,
-    wait_for,
 )
 
 COUNT = 32
@@ -27,7 +27,7 @@ def test_one_ctrl_c_lets_running_items_finish_and_writes_the_export(tmp_path: Pa
     job = slow_job(tmp_path, COUNT)
     out, state = tmp_path / "out", tmp_path / "state"
     process = spawn("run", job, "--state", state, "--workers", "2")
-    wait_for(lambda: outputs_written(out) >= 4, 60, "four outputs")
+    wait_until(lambda: outputs_written(out) >= 4, 60, "four outputs")
     kill_group(process, signal.SIGINT)  # a terminal signals the whole foreground group
     code, _, err = finish(process)
 
@@ -53,11 +53,11 @@ def test_two_ctrl_c_stop_at_once_and_a_resume_completes_the_export(tmp_path: Pat
     job = slow_job(tmp_path, COUNT)
     out, state = tmp_path / "out", tmp_path / "state"
     process = spawn("run", job, "--state", state, "--workers", "2")
-    wait_for(lambda: outputs_written(out) >= 4, 60, "four outputs")
+    wait_until(lambda: outputs_written(out) >= 4, 60, "four outputs")
     group = [process.pid, *(c.pid for c in psutil.Process(process.pid).children(recursive=True))]
     kill_group(process, signal.SIGINT)
     # Signals do not queue: the second press must come after the first was seen.
-    wait_for(lambda: _logged(out, "job.stopping"), 30, "the first Ctrl-C acted on")
+    wait_until(lambda: _logged(out, "job.stopping"), 30, "the first Ctrl-C acted on")
     kill_group(process, signal.SIGINT)
     code, _, err = finish(process)
 
@@ -65,7 +65,7 @@ def test_two_ctrl_c_stop_at_once_and_a_resume_completes_the_export(tmp_path: Pat
     job_id = job_id_of(state)
     assert f"stopped at once; resume with: pixelmill resume {job_id}" in err
     assert not (out / "summary.json").exists()
-    wait_for(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status()
+    wait_until(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status()
                              != psutil.STATUS_ZOMBIE for pid in group), 10,
              "every process of the run to end")
     with JobStore.in_dir(state, readonly=True) as store:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from pixelmill.store import JobStore
+from pixelmill.testing import wait_until
 from tests.runtime._cli import (
     assert_complete,
     finish,
@@ -14,7 +15,6 @@ from tests.runtime._cli import (
     outputs_written,
     slow_job,
     spawn,
-    wait_for,
 )
 
 COUNT = 32
@@ -24,7 +24,7 @@ def _killed_run(tmp_path: Path) -> tuple[Path, str]:
     job = slow_job(tmp_path, COUNT)
     state = tmp_path / "state"
     process = spawn("run", job, "--state", state, "--workers", "2", "--quiet")
-    wait_for(lambda: outputs_written(tmp_path / "out") >= 2, 60, "two outputs")
+    wait_until(lambda: outputs_written(tmp_path / "out") >= 2, 60, "two outputs")
     kill_group(process)
     finish(process)
     return state, job_id_of(state)
@@ -53,7 +53,7 @@ def test_resuming_a_job_a_live_process_runs_exits_2_naming_the_process(tmp_path:
     state = tmp_path / "state"
     running = spawn("run", job, "--state", state, "--workers", "1", "--quiet")
     try:
-        wait_for(lambda: outputs_written(tmp_path / "out") >= 1, 60, "the first output")
+        wait_until(lambda: outputs_written(tmp_path / "out") >= 1, 60, "the first output")
         job_id = job_id_of(state)
         assert [row["status"] for row in _jobs(state)] == ["running"]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pixelmill.testing import wait_until
 from tests.runtime._cli import (
     assert_complete,
     finish,
@@ -20,7 +21,6 @@ from tests.runtime._cli import (
     outputs_written,
     slow_job,
     spawn,
-    wait_for,
 )
 
 COUNT = 32
@@ -33,7 +33,7 @@ def _run_and_kill_after(process_args: list[str | Path], delay_s: float, out: Pat
     still running (a real kill), False if it had already ended."""
     before = outputs_written(out)
     process = spawn(*process_args, plugins=plugins)
-    wait_for(lambda: outputs_written(out) > before or process.poll() is not None, 60,
+    wait_until(lambda: outputs_written(out) > before or process.poll() is not None, 60,
              "the first output")
     try:
         process.wait(timeout=delay_s)
@@ -63,7 +63,7 @@ def test_sigkill_anywhere_then_resume_loses_and_doubles_nothing(
     #    the CSV and JSON lines are complete and not yet renamed.
     closing = tmp_path / "closing"
     process = spawn("resume", job_id, *common, plugins=SLOW_CLOSE)
-    wait_for(lambda: closing.exists() or process.poll() is not None, 90, "the export's close")
+    wait_until(lambda: closing.exists() or process.poll() is not None, 90, "the export's close")
     assert process.poll() is None, finish(process)
     assert not (out / "summary.json").exists()
     kill_group(process)

@@ -18,7 +18,7 @@ import pytest
 
 from pixelmill import JobSpec, Runtime, ops
 from pixelmill.actors.recovery import RecoveryPolicy
-from pixelmill.testing import write_sample_set
+from pixelmill.testing import wait_until, write_sample_set
 from pixelmill.workers.faults import FaultPlan, FaultTarget
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'pixelmill[ray]'")
@@ -83,9 +83,10 @@ def test_a_killed_ray_worker_loses_no_item(tmp_path: Path) -> None:
         handle = runtime.submit(_spec(inputs, tmp_path / "out"))
         # Mid-job, once the other items are done and the first hangs in its
         # worker, kill every Ray worker process: the busy one and the idle one.
-        deadline = time.monotonic() + 60
-        while handle.progress().counts.finished < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: handle.progress().counts.finished == 5, 60, "five done")
+        # NOTE: the sixth is then sent to its Ray actor; that the call has reached
+        # the actor cannot be seen from here, so give it a moment. A kill before
+        # it would still pass (the item runs again), for a weaker reason.
         time.sleep(0.5)
         for process in _ray_workers():
             os.kill(process.pid, signal.SIGKILL)

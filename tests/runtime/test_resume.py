@@ -7,13 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from pixelmill import ConfigError, ItemStatus, JobSpec, JobStatus, Runtime, ops
-from pixelmill.testing import write_sample_set
+from pixelmill.testing import wait_until, write_sample_set
 from pixelmill.workers.faults import FaultPlan, FaultTarget
 
 PIPELINE = [ops.thumbnail(32), ops.save(format="png")]
@@ -44,8 +43,7 @@ def test_a_cancelled_job_resumes_without_redoing_what_it_finished(tmp_path: Path
     with Runtime(workers=3, state_dir=state, faults=plan,
                  item_timeout_s=60, batch_items=1) as runtime:
         handle = runtime.submit(_spec(inputs, out))
-        while handle.progress().counts.done < 3:
-            time.sleep(0.02)
+        wait_until(lambda: handle.progress().counts.done >= 3, 60, "three items done")
         handle.cancel(abandon=True)
         first = handle.wait(timeout=30)
     assert first.status is JobStatus.CANCELLED
@@ -102,9 +100,7 @@ def test_a_job_killed_with_sigkill_resumes_to_a_complete_export(tmp_path: Path) 
     )
     assert child.stdout is not None
     job_id = child.stdout.readline().strip()
-    deadline = time.monotonic() + 30
-    while len(list(out.glob("*.png"))) < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(list(out.glob("*.png"))) >= 5, 30, "five outputs")
     os.killpg(child.pid, signal.SIGKILL)
     child.wait(timeout=10)
     child.stdout.close()

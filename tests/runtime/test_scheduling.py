@@ -12,7 +12,7 @@ import pytest
 
 from pixelmill import BusyRuntimeError, JobSpec, JobStatus, Priority, Runtime, ops
 from pixelmill.messages import ItemFinished
-from pixelmill.testing import write_sample_set
+from pixelmill.testing import wait_until, write_sample_set
 from pixelmill.workers.faults import FaultPlan
 
 PIPELINE = [ops.thumbnail(32), ops.save(format="png")]
@@ -37,8 +37,8 @@ def test_an_urgent_job_overtakes_a_large_low_one(tmp_path: Path) -> None:
     with Runtime(workers=1) as runtime:
         low = runtime.submit(_spec(low_inputs, tmp_path / "o-low", priority=Priority.LOW),
                              on_event=record("low"))
-        while sum(1 for name, _ in finished if name == "low") < 3:
-            time.sleep(0.01)
+        wait_until(lambda: sum(1 for name, _ in finished if name == "low") >= 3, 60,
+                   "three low items")
         urgent = runtime.submit(
             _spec(urgent_inputs, tmp_path / "o-urgent", priority="urgent"),
             on_event=record("urgent"),
@@ -76,8 +76,7 @@ def test_cancel_with_abandon_stops_running_items_and_releases_every_lease(
     inputs = write_sample_set(tmp_path / "in", 6, seed=4)
     with Runtime(workers=2, faults=FaultPlan(hang_rate=1.0), item_timeout_s=60) as runtime:
         handle = runtime.submit(_spec(inputs, tmp_path / "out"))
-        while runtime.budget().leases < 2:
-            time.sleep(0.01)
+        wait_until(lambda: runtime.budget().leases >= 2, 30, "two leases held")
         started = time.monotonic()
         handle.cancel(abandon=True)
         result = handle.wait(timeout=30)
@@ -126,8 +125,6 @@ def test_a_host_subscribes_to_samples_from_the_monitor() -> None:
     samples: list[Sample] = []
     with Runtime(workers=1, monitor_interval_s=0.05) as runtime:
         runtime.subscribe(lambda event: samples.append(event) if isinstance(event, Sample) else 0)
-        deadline = time.monotonic() + 10
-        while len(samples) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(samples) >= 3, 10, "three samples")
     assert len(samples) >= 3
     assert all(sample.rss_mb > 0 for sample in samples)

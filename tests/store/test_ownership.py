@@ -18,6 +18,7 @@ from pixelmill.errors import BusyJobError, ConfigError
 from pixelmill.messages.jobs import ItemStatus
 from pixelmill.store import INTERRUPTED, JobStore, Owner, RunRow
 from pixelmill.store._owner import STALE_AFTER_S
+from pixelmill.testing import wait_until
 from tests.store._records import OWNER, dead_owner, record_done, record_job, record_state
 
 if TYPE_CHECKING:
@@ -248,12 +249,12 @@ while not done.exists() and time.monotonic() < deadline:
 
 
 def _wait_for(paths: list[Path], processes: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + 60
-    while not all(path.exists() for path in paths):
+    def arrived() -> bool:
         failed = [process.returncode for process in processes if process.poll()]
         assert not failed, f"a claimer exited early with {failed}"
-        assert time.monotonic() < deadline, f"timed out waiting for {paths}"
-        time.sleep(0.01)
+        return all(path.exists() for path in paths)
+
+    wait_until(arrived, 60, f"the claimers' {[path.name for path in paths]}")
 
 
 def test_two_processes_claiming_a_dead_owners_job_at_once_one_gets_it(
