@@ -40,3 +40,24 @@ def test_messages_survive_pickling_for_other_processes() -> None:
     counts = JobCounts(total=4, done=2, failed=1, skipped=1)
     assert pickle.loads(pickle.dumps(counts)) == counts
     assert counts.finished == 4
+
+
+def test_a_job_order_makes_the_same_order_again_from_its_data() -> None:
+    import json
+    from pathlib import Path
+
+    from pixelmill.imaging.pipeline import Pipeline
+    from pixelmill.messages import JobOrder, Priority
+
+    order = JobOrder(
+        job_id="j1", name="thumbs", inputs=("in/", "more/*.png"),
+        pipeline=Pipeline.validated(steps=[{"op": "thumbnail", "size": 64},
+                                           {"op": "save", "format": "png"}],
+                                    analyses=["luminance"], max_pixels=10**6),
+        output_dir=Path("/out/images"), export_dir=Path("/out"), priority=Priority.HIGH,
+        exclude_dirs=(Path("/out"),), charts=True, plugins=("my.ops",),
+    )
+
+    data = json.loads(json.dumps(order.to_data()))  # what the store keeps
+
+    assert JobOrder.from_data(data, job_id="j1") == order
