@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import TYPE_CHECKING
 
 from pixelmill.report import render_report
@@ -33,11 +32,9 @@ def job_stream(count: int, consumed: list[int]) -> Iterator[dict[str, Any]]:
 def test_a_20000_record_stream_renders_with_a_bounded_gallery_and_lists(tmp_path: Path) -> None:
     consumed = [0]
     summary = summary_of([]) | {"counts": {"total": RECORDS, "done": 16_000, "failed": 4_000}}
-    started = time.perf_counter()
     page = render_report(
         summary, job_stream(RECORDS, consumed), export_dir=tmp_path, gallery_limit=60
     )
-    elapsed = time.perf_counter() - started
 
     assert consumed == [RECORDS]
     reader = read_page(page)
@@ -49,8 +46,6 @@ def test_a_20000_record_stream_renders_with_a_bounded_gallery_and_lists(tmp_path
     assert "and 950 more" in page
     assert "4,000 items in 4 reason classes" in page
     assert len(page) < 1_500_000
-    # NOTE: generous for a slow CI machine; the render takes well under a second here.
-    assert elapsed < 20
 
 
 def test_a_stream_of_records_is_read_exactly_once(tmp_path: Path) -> None:

