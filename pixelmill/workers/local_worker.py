@@ -25,10 +25,11 @@ _DEATHS = (BrokenProcessPool,)
 class LocalWorker:
     """A `WorkerBackend`: one process in a one-process `ProcessPoolExecutor`.
 
-    The process is forked from the fork server, ignores Ctrl-C and has its
+    The process is forked from the fork server, ignores Ctrl-C, has its
     address space capped (`WorkerSettings.memory_mb`, see
-    `process.init_worker`). Its death while idle is seen only at the next
-    `submit`, which then raises: `died` stays pending.
+    `process.init_worker`) and ends when this process does, however it died.
+    Its death while idle is seen only at the next `submit`, which then raises:
+    `died` stays pending.
     """
 
     def __init__(self, settings: WorkerSettings) -> None:
@@ -38,7 +39,7 @@ class LocalWorker:
             max_workers=1,
             mp_context=fork_server.worker_context(),
             initializer=process.init_worker,
-            initargs=(settings.memory_mb,),
+            initargs=(settings.memory_mb, os.getpid()),
         )
         self._pid: int | None = None
         self.started: Future[int] = broken_on(_DEATHS, self._executor.submit(process.warm_up))

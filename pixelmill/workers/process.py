@@ -11,8 +11,10 @@ import importlib
 import os
 import resource
 import runpy
+import select
 import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -82,8 +84,11 @@ class Task:
     """Modules (or `file:` scripts) that register the host's own ops; loaded first."""
 
 
-def init_worker(memory_mb: int | None) -> None:
-    """Prepare a fresh worker process: Ctrl-C belongs to the host, bombs are errors."""
+def init_worker(memory_mb: int | None, host_pid: int | None = None) -> None:
+    """Prepare a fresh worker process: Ctrl-C belongs to the host, bombs are errors,
+    and the worker ends when its host does (`host_pid`), however the host died."""
+    if host_pid is not None:
+        _end_with(host_pid)
     # The Runtime turns Ctrl-C into a graceful drain; a worker killed by the
     # terminal's SIGINT mid-item would only turn that drain into crashes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -100,6 +105,40 @@ def init_worker(memory_mb: int | None) -> None:
         # would leave no room for the first allocation.
         limit = _address_space() + memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _end_with(host_pid: int) -> None:
+    """End this process as soon as `host_pid` exits, from a daemon thread.
+
+    A worker's parent is the fork server, not the host, and it holds both ends
+    of its own work queue: when the host is killed outright (SIGKILL, the OOM
+    killer), nothing else would ever make it exit, nor the fork server, which
+    its workers keep alive.
+    """
+    try:
+        pidfd = os.pidfd_open(host_pid)
+    except (AttributeError, OSError):
+        pidfd = None  # an old kernel, or the host is gone already
+
+    def watch() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])  # readable once the process exited
+        else:
+            while _alive(host_pid):
+                time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="pixelmill-host-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _address_space() -> int:

@@ -72,3 +72,27 @@ def test_sigkill_anywhere_then_resume_loses_and_doubles_nothing(
     code, _, err = finish(spawn("resume", job_id, *common))
     assert code == 0, err
     assert_complete(tmp_path, state)
+
+
+def test_workers_end_with_a_host_killed_alone(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    import psutil
+
+    from pixelmill.testing import wait_until
+
+    # Only the host is killed (the OOM killer picks one process): its fork
+    # server and workers must not live on without it.
+    job = slow_job(tmp_path, COUNT)
+    process = spawn("run", job, "--state", tmp_path / "state", "--workers", "2", "--quiet")
+    wait_until(lambda: outputs_written(tmp_path / "out") >= 2, 60, "two outputs")
+    descendants = psutil.Process(process.pid).children(recursive=True)
+    assert len(descendants) >= 3  # the fork server and two workers at least
+    os.kill(process.pid, signal.SIGKILL)
+    finish(process)
+
+    def all_gone() -> bool:
+        return all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in descendants)
+
+    wait_until(all_gone, 30, "the host's workers and fork server ending")
