@@ -1,7 +1,8 @@
 """pixelmill: an embeddable actor runtime for batch image jobs.
 
 Three tiers, as httpx has them: `run_batch()` for one job in one call; a
-`Runtime` to embed, submitting `JobSpec`s and following `JobHandle`s; and
+`Runtime` to embed, submitting `JobSpec`s and following `JobHandle`s (or its
+async twin `AsyncRuntime`, for asyncio and trio hosts); and
 the actors and typed messages beneath (`pixelmill.actors`,
 `pixelmill.messages`). A host's own ops and analyses are defined and
 registered through `pixelmill.extend`, as trio keeps its extension points in
@@ -53,12 +54,14 @@ if TYPE_CHECKING:
         JobStatus,
         Priority,
     )
+    from pixelmill.runtime.async_runtime import AsyncJobHandle, AsyncRuntime
     from pixelmill.runtime.batch import run_batch
     from pixelmill.runtime.config import RuntimeConfig
     from pixelmill.runtime.config_file import Settings, load_settings, settings_from_dict
     from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
     from pixelmill.runtime.runtime import Runtime
     from pixelmill.runtime.spec import JobSpec
+    from pixelmill.runtime.statistics import RuntimeStatistics
     from pixelmill.store import JobRow
     from pixelmill.workers.faults import FaultPlan, FaultTarget
 
@@ -77,6 +80,9 @@ _LAZY: dict[str, str] = {
     "JobStatus": "pixelmill.messages",
     "Priority": "pixelmill.messages",
     "run_batch": "pixelmill.runtime.batch",
+    "AsyncJobHandle": "pixelmill.runtime.async_runtime",
+    "AsyncRuntime": "pixelmill.runtime.async_runtime",
+    "RuntimeStatistics": "pixelmill.runtime.statistics",
     "RuntimeConfig": "pixelmill.runtime.config",
     "JobEvent": "pixelmill.runtime.handle",
     "JobHandle": "pixelmill.runtime.handle",
@@ -108,6 +114,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AsyncJobHandle",
+    "AsyncRuntime",
     "BrokenRuntimeError",
     "BrokenWorkerError",
     "BusyJobError",
@@ -144,6 +152,7 @@ __all__ = [
     "ResourceError",
     "Runtime",
     "RuntimeConfig",
+    "RuntimeStatistics",
     "Settings",
     "Step",
     "TransientIOError",

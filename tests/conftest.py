@@ -29,6 +29,12 @@ def _state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["PIXELMILL_STATE"] = saved
 
 
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every `pytest.mark.anyio` test runs twice: on asyncio and on trio (anyio's plugin)."""
+    return str(request.param)
+
+
 @pytest.fixture(autouse=True)
 def _stop_all() -> Iterator[None]:
     """No actor outlives its test, whatever the test did."""

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PUBLIC: dict[str, list[str]] = {
     "pixelmill": [
+        "AsyncJobHandle",
+        "AsyncRuntime",
         "BrokenRuntimeError",
         "BrokenWorkerError",
         "BusyJobError",
@@ -59,6 +61,7 @@ PUBLIC: dict[str, list[str]] = {
         "ResourceError",
         "Runtime",
         "RuntimeConfig",
+        "RuntimeStatistics",
         "Settings",
         "Step",
         "TransientIOError",
@@ -150,6 +153,7 @@ PUBLIC: dict[str, list[str]] = {
         "resolve_job",
         "summarize",
     ],
+    "pixelmill.metrics": ["RuntimeCollector"],
     "pixelmill.messages": [
         "FINAL_STATUSES",
         "AbandonJob",

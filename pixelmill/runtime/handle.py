@@ -119,6 +119,7 @@ class JobHandle:
         self._result: JobResult | None = None
         self._error: PixelmillError | None = None
         self._started = time.monotonic()
+        self._waker: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"<JobHandle {self.job_id} {self.name!r}>"
@@ -222,15 +223,36 @@ class JobHandle:
                 self._events.popleft()
                 self.events_dropped += 1
             self._changed.notify_all()
+            waker = self._waker
+        if waker is not None:
+            waker()
         if self._on_event is not None:
             self._on_event(event)
 
     def _break(self, error: PixelmillError) -> None:
         """The job can never finish: make every waiter raise `error`."""
         with self._changed:
-            if self._result is None and self._error is None:
-                self._error = error
-                self._changed.notify_all()
+            if self._result is not None or self._error is not None:
+                return
+            self._error = error
+            self._changed.notify_all()
+            waker = self._waker
+        if waker is not None:
+            waker()
+
+    def _set_waker(self, waker: Callable[[], None]) -> None:
+        """Call `waker()` after every change from now on (an event, the end, a break).
+
+        For `AsyncJobHandle`, whose waiters are on an event loop rather than on
+        this handle's condition. It runs in the thread that made the change (the
+        relay's, or the one shutting down) and must not block. Called at once
+        when the job has already ended, so that the end is never missed.
+        """
+        with self._changed:
+            self._waker = waker
+            ended = self._result is not None or self._error is not None
+        if ended:
+            waker()
 
     def _closed(self) -> None:
         self._break(ClosedRuntimeError(f"the runtime was shut down before job {self.job_id} ended"))

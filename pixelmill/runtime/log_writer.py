@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import structlog
-from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
+from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
 __all__ = ["LEVELS", "LogSink", "make_logger"]
 
@@ -71,12 +71,28 @@ def _to_sink(sink: LogSink) -> Any:
     return processor
 
 
+_METHOD_LEVELS = {**_LEVELS, "warn": logging.WARNING, "exception": logging.ERROR,
+                  "fatal": logging.CRITICAL}
+
+
+def _below(level: int) -> Any:
+    """Drop events under `level`, by the name of the method that logged them."""
+
+    def processor(_logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+        if _METHOD_LEVELS.get(method, logging.INFO) < level:
+            raise structlog.DropEvent
+        return event
+
+    return processor
+
+
 def make_logger(
     path: Path | None,
     *,
     level: str = "info",
     console: bool | IO[str] = False,
     console_level: str = "warning",
+    tally: Processor | None = None,
 ) -> tuple[FilteringBoundLogger, LogSink]:
     """Build a Runtime's logger and the sink that owns its file.
 
@@ -85,18 +101,29 @@ def make_logger(
         level: the lowest level logged at all.
         console: True for stderr, or a stream, to also render events readably.
         console_level: the lowest level shown on the console.
+        tally: a processor that sees every event of `warning` and above
+            (whatever `level` is) before the level filter, to count them.
     """
     stream: IO[str] | None = sys.stderr if console is True else (console or None)
     sink = LogSink(path, console=stream, console_level=_LEVELS[console_level])
+    floor = _LEVELS[level]
+    counting: list[Processor] = []
+    if tally is not None:
+        # The tally counts warnings even when the file keeps errors only.
+        counting = [tally]
+        if floor > logging.WARNING:
+            counting.append(_below(floor))
+            floor = logging.WARNING
     logger = structlog.wrap_logger(
         None,
         processors=[
+            *counting,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             _to_sink(sink),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        wrapper_class=structlog.make_filtering_bound_logger(floor),
         cache_logger_on_first_use=True,
     )
     return logger, sink

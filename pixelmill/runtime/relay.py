@@ -19,6 +19,7 @@ from pixelmill.messages import (
     ThresholdCleared,
     ThresholdCrossed,
 )
+from pixelmill.runtime.statistics import EventTally
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -73,7 +74,7 @@ class HandleTable:
 
 
 class Relay(Actor):
-    """Delivers job events to handles; fails them when the runtime breaks.
+    """Delivers job events to handles (counting them); fails handles when the runtime breaks.
 
     It is the façade's listener and the Supervisor's watcher. When the
     JobManager is replaced, the new one takes its jobs up from the job store
@@ -86,11 +87,17 @@ class Relay(Actor):
     actor_role = "relay"
 
     def __init__(
-        self, context: ActorContext, *, handles: HandleTable, jobs_survive_restarts: bool = True
+        self,
+        context: ActorContext,
+        *,
+        handles: HandleTable,
+        jobs_survive_restarts: bool = True,
+        tally: EventTally | None = None,
     ) -> None:
         super().__init__(context)
         self._handles = handles
         self._jobs_survive_restarts = jobs_survive_restarts
+        self._tally = tally or EventTally()
 
     def on_receive(self, message: Any) -> Any:
         # Restarts are news to pass on here, not peers to re-address.
@@ -98,11 +105,16 @@ class Relay(Actor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case ItemFinished(job_id=job_id) | JobProgress(job_id=job_id):
-                self._deliver(job_id, message)
+            case ItemFinished(job_id=job_id):
+                self._tally.record(message)
+                self._deliver(self._handles.get(job_id), message)
+            case JobProgress(job_id=job_id):
+                self._deliver(self._handles.get(job_id), message)
             case JobFinished(job_id=job_id):
-                self._deliver(job_id, message)
-                self._handles.pop(job_id)
+                self._tally.record(message)
+                # Out of the table first: a host that sees the job end has room
+                # for the next one at once (`submit_nowait` does not refuse it).
+                self._deliver(self._handles.pop(job_id), message)
             case ActorRestarted(role=Role.JOB_MANAGER, ref=ref):
                 if not self._jobs_survive_restarts:
                     self._handles.break_all(BrokenRuntimeError(
@@ -129,13 +141,12 @@ class Relay(Actor):
                 return super().handle(message)
         return None
 
-    def _deliver(self, job_id: str, event: Any) -> None:
-        handle = self._handles.get(job_id)
+    def _deliver(self, handle: JobHandle | None, event: Any) -> None:
         if handle is None:
             return
         try:
             handle._deliver(event)  # noqa: SLF001
         except Exception as exc:  # noqa: BLE001 - the host's callback failed, not pixelmill
             self.actor_log.error(
-                "callback.failed", job_id=job_id, error=f"{type(exc).__name__}: {exc}"
+                "callback.failed", job_id=handle.job_id, error=f"{type(exc).__name__}: {exc}"
             )

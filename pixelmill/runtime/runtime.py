@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
@@ -55,6 +56,7 @@ from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
 from pixelmill.runtime.log_writer import make_logger
 from pixelmill.runtime.relay import HandleTable, Relay
 from pixelmill.runtime.spec import JobSpec, new_job_id
+from pixelmill.runtime.statistics import EventTally, RestartTally, RuntimeStatistics
 from pixelmill.store import STORE_FILE, JobRow, JobStore, Owner, state_dir
 
 if TYPE_CHECKING:
@@ -71,6 +73,8 @@ _RETRY_EVERY_S = 0.05
 """How often the façade asks again an actor that died under its question."""
 _PASSING = (pykka.ActorDeadError, InjectedCrashError)
 """What an ask may meet while an actor is being replaced: worth asking again."""
+_STATISTICS_WAIT_S = 0.5
+"""How long `statistics()` waits for the budget: a scrape must not hang on a busy actor."""
 
 
 class Runtime:
@@ -98,8 +102,11 @@ class Runtime:
         self.config = config
         self.store_path = state_dir(config.state_dir) / STORE_FILE if config.journal else None
         """The job store this Runtime records its jobs in, or None."""
+        self._restarts = RestartTally()
+        self._events = EventTally()
         self._log, self._sink = make_logger(
-            config.log_file, level=config.log_level, console=config.log_console
+            config.log_file, level=config.log_level, console=config.log_console,
+            tally=self._restarts,
         )
         self._timer = Timer()
         self._handles = HandleTable()
@@ -113,7 +120,7 @@ class Runtime:
         self.owner = Owner.of_this_process()
         """Who this Runtime's jobs belong to in the job store: this process, this Runtime."""
         context = ActorContext(log=self._log, timer=self._timer)
-        self._relay = Relay.start(context, handles=self._handles,
+        self._relay = Relay.start(context, handles=self._handles, tally=self._events,
                                   jobs_survive_restarts=self.store_path is not None)
         factories: dict[str, Any] = {
             # A CPU slot per piece of work a Processor holds: the running one
@@ -215,18 +222,24 @@ class Runtime:
         return self._start(order, on_event=on_event, timeout=timeout, resume=False)
 
     def resume(
-        self, job_id: str, *, on_event: Callable[[JobEvent], None] | None = None
+        self,
+        job_id: str,
+        *,
+        on_event: Callable[[JobEvent], None] | None = None,
+        timeout: float | None = None,
     ) -> JobHandle:
         """Run an interrupted job again: what it finished is kept, the rest is done.
 
         Items done, failed or skipped before are not redone; items that were
         running or cancelled are. The export files are written complete again,
         from the store and the new results. `job_id` may be a unique prefix.
+        Waits for room among `max_jobs` as `submit` does, up to `timeout`.
 
         Raises:
             ConfigError: no such job, or it completed, or no job store is kept.
             BusyJobError: another live process runs the job (a `ConfigError`
                 whose message names the process).
+            BusyRuntimeError: still no room after `timeout`.
         """
         if self.store_path is None:
             raise ConfigError("journal: resuming needs the job store, which is off")
@@ -237,7 +250,7 @@ class Runtime:
         if row.status == JobStatus.COMPLETED:
             raise ConfigError(f"job {row.job_id} completed; there is nothing to resume")
         order = stored_order(row.spec, job_id=row.job_id)
-        return self._start(order, on_event=on_event, timeout=None, resume=True)
+        return self._start(order, on_event=on_event, timeout=timeout, resume=True)
 
     def jobs(self, limit: int | None = None) -> list[JobRow]:
         """Past and present jobs from the store, newest first."""
@@ -344,6 +357,56 @@ class Runtime:
         assert isinstance(budget, Budget)
         return budget
 
+    def statistics(self) -> RuntimeStatistics:
+        """What this Runtime has done since it started and what it holds now.
+
+        Safe from any thread and quick: the counts are kept on the host's side
+        as events pass; only the budget is asked of the ResourceManager, for
+        at most half a second (its fields are None when it does not answer,
+        and after shutdown). `pixelmill.metrics` publishes this to Prometheus.
+        """
+        items, durations, jobs = self._events.read()
+        worker_restarts, actor_restarts = self._restarts.read()
+        open_handles = self._handles.open()
+        queued = running = 0
+        for handle in open_handles:
+            progress = handle.progress()
+            running += progress.running
+            queued += max(0, progress.counts.total - progress.counts.finished - progress.running)
+        budget = None if self._closed else self._budget_within(_STATISTICS_WAIT_S)
+        held: dict[str, int] = {}
+        if budget is not None:
+            held = {
+                "memory_mb": budget.memory_mb,
+                "memory_leased_mb": budget.memory_mb - budget.memory_mb_free,
+                "cpu_slots": budget.cpu_slots,
+                "cpu_slots_leased": budget.cpu_slots - budget.cpu_slots_free,
+                "leases_queued": budget.queued,
+            }
+        return RuntimeStatistics(
+            items_finished=items,
+            item_durations=durations,
+            jobs_running=len(open_handles),
+            jobs_finished=jobs,
+            items_queued=queued,
+            items_running=running,
+            **held,
+            worker_restarts=worker_restarts,
+            actor_restarts=actor_restarts,
+            rss_mb=_tree_rss_mb(),
+        )
+
+    def _budget_within(self, seconds: float) -> Budget | None:
+        deadline = time.monotonic() + seconds
+        try:
+            budget = self._actor(Role.RESOURCE_MANAGER, deadline).ask(
+                GetBudget(), timeout=self._left(deadline)
+            )
+        except (TimeoutError, pykka.Timeout, PixelmillError, *_PASSING):
+            return None  # a statistic missing from one reading, not an error of the host's
+        assert isinstance(budget, Budget)
+        return budget
+
     def wait_idle(self, timeout: float | None = None) -> list[JobResult]:
         """Wait for every open job to end; return their results."""
         return [handle.wait(timeout) for handle in self._handles.open()]
@@ -445,6 +508,20 @@ class Runtime:
 
     def _cancel(self, job_id: str, abandon: bool) -> None:
         self._tell(Role.JOB_MANAGER, CancelJob(job_id=job_id, abandon=abandon), "cancel")
+
+
+def _tree_rss_mb() -> float | None:
+    """Resident memory of this process and its children, as the Monitor reads it."""
+    try:
+        process = psutil.Process()
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return None
+    total = 0
+    for member in members:
+        with contextlib.suppress(psutil.Error):  # a worker that ended meanwhile
+            total += member.memory_info().rss
+    return total / 2**20
 
 
 def _make_dirs(*directories: Path | None) -> None:
