@@ -16,15 +16,17 @@ from pixelmill.testing import write_sample_set
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="pixelmill-history-") as tmp:
         workdir = Path(tmp)
-        for name, count in (("cats", 3), ("dogs", 4), ("archive", 24)):
-            write_sample_set(workdir / name, count=count)
+        # Other seeds, other pictures: no job here finds another's in the result cache.
+        for seed, (name, count) in enumerate((("cats", 3), ("dogs", 4), ("archive", 24))):
+            write_sample_set(workdir / name, count=count, seed=seed)
 
         def spec(name: str) -> JobSpec:
             return JobSpec(inputs=[workdir / name], export_dir=workdir / "out" / name,
                            pipeline=[ops.thumbnail(128), ops.save()], name=name)
 
         # 1. The store lives in `state_dir` (default: $PIXELMILL_STATE or the XDG data dir).
-        with Runtime(workers=2, state_dir=workdir / "state") as runtime:
+        # One item per lease (batch_items=1), so that a cancel finds items still queued.
+        with Runtime(workers=2, state_dir=workdir / "state", batch_items=1) as runtime:
             # 2. Two small jobs, run to the end.
             for name in ("cats", "dogs"):
                 runtime.submit(spec(name)).wait(timeout=300)

@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from pixelmill.actors.base import ActorContext
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def _state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Runtimes keep their job store in a temporary dir, never in the real home."""
+    """Runtimes keep their job store in a temporary dir of each test's own, never in
+    the real home: so no test finds another's jobs, or its work in the result cache."""
     saved = os.environ.get("PIXELMILL_STATE")
     os.environ["PIXELMILL_STATE"] = str(tmp_path_factory.mktemp("state"))
     yield

@@ -45,7 +45,7 @@ def test_every_example_has_a_test_and_a_readme_line() -> None:
 def test_embed_with_progress_prints_each_item_the_counts_and_the_export(tmp_path: Path) -> None:
     out = run_example("embed_with_progress.py", tmp_path)
     assert len(re.findall(r"^ +\d+/\S+ +(?:done|skipped) ", out, re.MULTILINE)) == 10, out
-    assert "counts: {'total': 10, 'done': 8, 'failed': 0, 'skipped': 2" in out
+    assert "counts: {'total': 10, 'done': 8, 'cached': 0, 'failed': 0, 'skipped': 2" in out
     for name in ("summary.json", "report.html"):
         match = re.search(rf"^  {re.escape(name)} +(\S+)$", out, re.MULTILINE)
         assert match, out

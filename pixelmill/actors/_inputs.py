@@ -9,16 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pixelmill.imaging.formats import DEFAULT_FORMATS, extensions_of
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
 __all__ = ["IMAGE_EXTENSIONS", "Input", "Named", "expand_inputs"]
 
-IMAGE_EXTENSIONS = frozenset({
-    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".gif", ".tif", ".tiff", ".bmp",
-    ".dib", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".ico",
-})
-"""What a directory walk picks up. Files named explicitly are tried whatever their name."""
+IMAGE_EXTENSIONS = extensions_of(DEFAULT_FORMATS)
+"""What a directory walk picks up: the extensions Pillow (and pillow-heif) register for
+the formats read by default. Files named explicitly are tried whatever their name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,16 +33,21 @@ class Input:
     """Bytes, as the file was found; None when it could not be read (then it fails)."""
     mtime_ns: int | None = None
     """Its modification time as found: with `size`, what tells a changed file."""
+    device: int | None = None
+    inode: int | None = None
+    content_hash: bytes | None = None
+    """The hash of its bytes, when known without reading them (the result cache's
+    stat fast path): filled in by the JobManager, never by the walk."""
 
     @classmethod
     def found(cls, path: Path, stem: str, rel_dir: str) -> Input:
-        """The input at `path`, with its size and modification time read now."""
+        """The input at `path`, with its size, modification time and place on disk."""
         try:
             stat = os.stat(path)
         except (OSError, ValueError):
             return cls(path=path, stem=stem, rel_dir=rel_dir)
         return cls(path=path, stem=stem, rel_dir=rel_dir, size=stat.st_size,
-                   mtime_ns=stat.st_mtime_ns)
+                   mtime_ns=stat.st_mtime_ns, device=stat.st_dev, inode=stat.st_ino)
 
 
 Named = tuple[str, str]

@@ -23,15 +23,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LISTENER",
+    "CacheAnswer",
+    "CacheLooked",
     "Effect",
     "HeaderProbed",
     "HeadersProbed",
     "InputsRead",
     "Later",
     "Log",
+    "LookupCache",
     "PeerRestarted",
     "ProbeHeader",
     "ReadInputs",
+    "RecordCache",
     "RecordFinish",
     "RecordItem",
     "RecordRun",
@@ -65,6 +69,8 @@ class HeaderProbed:
     header: ImageHeader | None
     reason: str | None = None
     message: str | None = None
+    content_hash: bytes | None = None
+    """The hash of the file's bytes, when it was asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,24 @@ class HeadersProbed:
     """The answers to a round of `ProbeHeader`s."""
 
     probed: tuple[HeaderProbed, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheAnswer:
+    """One lookup's answer: a hit, with the result and the outputs now in place,
+    or a miss (`result` None)."""
+
+    index: int
+    result: dict[str, Any] | None = None
+    """`{"width", "height", "source", "analyses"}` of the earlier work."""
+    outputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CacheLooked:
+    """The answers to a round of `LookupCache`s."""
+
+    answers: tuple[CacheAnswer, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +162,31 @@ class ProbeHeader:
     job_id: str
     index: int
     path: Path
+    content_hash: bool = False
+    """Also hash the file's bytes (for the result cache)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LookupCache:
+    """Find earlier work on these bytes with this job's fingerprint; answer with a
+    `CacheAnswer`. A hit needs its outputs: kept where they are if they are this
+    job's and intact, else copied from intact earlier ones to `outputs`."""
+
+    job_id: str
+    index: int
+    content_hash: bytes
+    outputs: tuple[Path, ...]
+    """Where this job's pipeline writes the item's outputs."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCache:
+    """Keep the work done on an item's bytes for later runs (its outputs as they are now)."""
+
+    content_hash: bytes
+    fingerprint: str
+    result: dict[str, Any]
+    outputs: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +229,7 @@ class Log:
 
 
 Effect = (
-    Send | Later | ReadInputs | ProbeHeader | Replay | RecordItem | RecordRun | RecordFinish | Log
+    Send | Later | ReadInputs | ProbeHeader | LookupCache | Replay | RecordItem | RecordRun
+    | RecordFinish | RecordCache | Log
 )
 """Everything `Job.handle` may ask of the JobManager."""

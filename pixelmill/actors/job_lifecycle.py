@@ -26,15 +26,19 @@ from pixelmill.actors._lookahead import Lookahead
 from pixelmill.actors.base import Role
 from pixelmill.actors.job_events import (
     LISTENER,
+    CacheAnswer,
+    CacheLooked,
     Effect,
     HeaderProbed,
     HeadersProbed,
     InputsRead,
     Later,
     Log,
+    LookupCache,
     PeerRestarted,
     ProbeHeader,
     ReadInputs,
+    RecordCache,
     RecordFinish,
     RecordItem,
     RecordRun,
@@ -44,8 +48,14 @@ from pixelmill.actors.job_events import (
     Send,
     StopJob,
 )
-from pixelmill.errors import InternalError
-from pixelmill.imaging.pipeline import OutputTarget, estimate_decode_mp, estimate_memory_mb
+from pixelmill.errors import InternalError, PixelmillError
+from pixelmill.imaging.fingerprint import expected_outputs
+from pixelmill.imaging.pipeline import (
+    ItemResult,
+    OutputTarget,
+    estimate_decode_mp,
+    estimate_memory_mb,
+)
 from pixelmill.messages import (
     FINAL_STATUSES,
     AbandonJob,
@@ -84,7 +94,7 @@ from pixelmill.store import ItemRow, RunRow
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pixelmill.imaging.pipeline import ItemResult, Pipeline
+    from pixelmill.imaging.pipeline import Pipeline
     from pixelmill.imaging.safe_open import ImageHeader
     from pixelmill.messages import JobOrder
 
@@ -94,12 +104,13 @@ Q, PROBING, LEASING, RUNNING = (
     ItemStatus.QUEUED, ItemStatus.PROBING, ItemStatus.LEASING, ItemStatus.RUNNING
 )
 DECIDING, RETRYING = ItemStatus.DECIDING, ItemStatus.RETRYING
-DONE, FAILED, SKIPPED, CANCELLED = FINAL_STATUSES
+DONE, CACHED, FAILED, SKIPPED, CANCELLED = FINAL_STATUSES
 ABORTED_JOB, CANCELLED_JOB = JobStatus.ABORTED, JobStatus.CANCELLED
 
 TRANSITIONS: Mapping[ItemStatus, frozenset[ItemStatus]] = {
     Q: frozenset({PROBING, LEASING, CANCELLED, SKIPPED}),
-    PROBING: frozenset({Q, DECIDING, CANCELLED, SKIPPED}),
+    # Probing reads the header, and looks the bytes up in the result cache.
+    PROBING: frozenset({Q, DECIDING, CACHED, CANCELLED, SKIPPED}),
     LEASING: frozenset({RUNNING, CANCELLED, SKIPPED}),
     # Back to queued: a batch's crash or hang reruns each of its items alone.
     RUNNING: frozenset({DONE, DECIDING, Q, CANCELLED}),
@@ -122,7 +133,7 @@ BATCH_MP = 1.0
 milliseconds of work, so that an urgent job waits little for a batch."""
 _RUN_AGAIN = ("worker.crashed", "worker.timeout")
 """A batch's failures that belong to one unknown item of it, not to each."""
-_KEEPS = frozenset({DONE, FAILED, SKIPPED})
+_KEEPS = frozenset({DONE, CACHED, FAILED, SKIPPED})
 """Final statuses an earlier run leaves as they are; a cancelled item never ran."""
 
 
@@ -164,6 +175,10 @@ class Item:
     """When its current run started (wall seconds), for the store."""
     failure: tuple[str, str] = ("", "")
     """While `deciding`: the reason and message being decided on."""
+    content_hash: bytes | None = None
+    """The hash of its bytes, once known (the result cache's key)."""
+    looked_up: bool = False
+    """The result cache was asked (and missed)."""
 
 
 class Job:
@@ -181,6 +196,9 @@ class Job:
             restarted from the store); matched to the inputs by path.
         job_run: which run of the job this is (1, then one more per take-over).
         started_at: when the job started (wall seconds), if before now.
+        fingerprint: the work's key in the result cache (`work_fingerprint`), or
+            None not to use the cache; with one, an order whose `cache` is off
+            looks nothing up but records what it does.
         clock: where the time is read.
     """
 
@@ -196,6 +214,7 @@ class Job:
         priors: Iterable[ItemRow] = (),
         job_run: int = 1,
         started_at: float | None = None,
+        fingerprint: str | None = None,
         clock: Clock = time,
     ) -> None:
         self.order = order
@@ -207,6 +226,10 @@ class Job:
         self._batch_max = max(1, batch_max)
         self._admission_control = admission_control
         self._job_run = job_run
+        self._fingerprint = fingerprint
+        self._reuse = fingerprint is not None and order.cache
+        """Look the items up in the cache; without, a job (`--no-cache`) works every
+        item and still records its work for later jobs."""
         self._clock = clock
         # A job taken up again after its JobManager died counts from its start.
         self._started_wall = clock.time() if started_at is None else started_at
@@ -260,6 +283,9 @@ class Job:
             case HeadersProbed(probed=probed):
                 for answer in probed:
                     self._probed(answer)
+            case CacheLooked(answers=answers):
+                for found in answers:
+                    self._cache_looked(found)
             case LeaseGranted(lease_id=lease_id):
                 self._granted(lease_id)
             case ItemDone() | ItemFailed():
@@ -332,7 +358,13 @@ class Job:
                 self._finish_stopped(item)
             elif item.state is DECIDING:
                 self._ask_decision(item)
+            elif self._reuse and found.content_hash is not None:
+                item.content_hash = found.content_hash  # its file is unchanged
+                self._move(item, PROBING)
+                self._look_up(item)
             else:
+                if self._fingerprint is not None:
+                    item.content_hash = found.content_hash  # kept for the record
                 self._probe(item)
         if end:
             self.expanded = True
@@ -374,7 +406,8 @@ class Job:
     def _probe(self, item: Item) -> None:
         self._move(item, PROBING)
         self._probing += 1
-        self._emit(ProbeHeader(self.job_id, item.index, item.input.path))
+        wants_hash = self._fingerprint is not None and item.content_hash is None
+        self._emit(ProbeHeader(self.job_id, item.index, item.input.path, wants_hash))
 
     def _probed(self, answer: HeaderProbed) -> None:
         item = self._items.get(answer.index)
@@ -386,6 +419,51 @@ class Job:
             return
         item.header = answer.header
         item.decode_mp = estimate_decode_mp(answer.header, self.pipeline)
+        item.content_hash = item.content_hash or answer.content_hash
+        if self._reuse and item.content_hash and not item.looked_up:
+            self._look_up(item)
+            return
+        self._move(item, Q)
+        self._lookahead.push(item)
+
+    def _look_up(self, item: Item) -> None:
+        """Ask the result cache for earlier work on the item's bytes (it stays probing)."""
+        assert item.content_hash is not None
+        target = OutputTarget(output_dir=self.order.output_dir, stem=item.input.stem,
+                              rel_dir=item.input.rel_dir)
+        try:
+            outputs = tuple(expected_outputs(self.pipeline, target))
+        except PixelmillError:
+            outputs = None  # its outputs cannot be named: the worker will say why
+        item.looked_up = True
+        if outputs is None:
+            self._after_lookup(item)
+            return
+        self._probing += 1
+        self._emit(LookupCache(self.job_id, item.index, item.content_hash, outputs))
+
+    def _cache_looked(self, answer: CacheAnswer) -> None:
+        item = self._items.get(answer.index)
+        if item is None or item.state is not PROBING:
+            return  # it ended meanwhile (its job stopped)
+        self._probing -= 1
+        if answer.result is None:
+            self._after_lookup(item)
+            return
+        result = answer.result
+        cached = ItemResult(
+            outputs=answer.outputs, analyses=dict(result.get("analyses") or {}),
+            source=dict(result.get("source") or {}), width=result["width"],
+            height=result["height"], decode_ms=0.0, total_ms=0.0,
+        )
+        self._finish(item, CACHED, result=cached)
+
+    def _after_lookup(self, item: Item) -> None:
+        """A miss: on to the lookahead once the header is read."""
+        if item.header is None:
+            self._move(item, Q)  # read the header, which a stat-only lookup skipped
+            self._probe(item)
+            return
         self._move(item, Q)
         self._lookahead.push(item)
 
@@ -513,6 +591,12 @@ class Job:
         if isinstance(answer, ItemDone):
             self._end_run(item, "done")
             self._finish(item, DONE, result=answer.result)
+            if self._fingerprint is not None and item.content_hash is not None:
+                result = answer.result
+                self._emit(RecordCache(item.content_hash, self._fingerprint, {
+                    "width": result.width, "height": result.height,
+                    "source": dict(result.source), "analyses": dict(result.analyses),
+                }, tuple(result.outputs)))
             return
         self._end_run(item, "failed", answer.reason, answer.message)
         if item.batched and answer.reason in _RUN_AGAIN:
@@ -631,7 +715,7 @@ class Job:
             status=status,
             reason=reason,
             message=message,
-            attempts=item.attempt if item.started or status is not CANCELLED else 0,
+            attempts=item.attempt if item.started or status not in (CANCELLED, CACHED) else 0,
             result=result,
             duration_ms=round(result.total_ms if result is not None else elapsed, 1),
         )

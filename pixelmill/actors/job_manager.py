@@ -6,17 +6,21 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.actors._inputs import expand_inputs
+from pixelmill.actors._result_cache import ResultCache
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.job_events import (
     LISTENER,
+    CacheLooked,
     HeaderProbed,
     HeadersProbed,
     InputsRead,
     Later,
     Log,
+    LookupCache,
     PeerRestarted,
     ProbeHeader,
     ReadInputs,
+    RecordCache,
     RecordFinish,
     RecordItem,
     RecordRun,
@@ -113,6 +117,9 @@ class JobManager(Actor):
         batch_max: int = BATCH_MAX,
         admission_control: bool = True,
         journal: Path | None = None,
+        cache_enabled: bool = True,
+        cache_max_entries: int = 1_000_000,
+        verify_cache: bool = False,
     ) -> None:
         super().__init__(context)
         self._owner = owner or Owner.of_this_process()
@@ -121,7 +128,11 @@ class JobManager(Actor):
         self._window = max(1, window)
         self._batch_max = max(1, batch_max)
         self._admission_control = admission_control
-        self._journal = Journal(journal, self._owner, on_error=self._journal_failed)
+        self._journal = Journal(journal, self._owner, on_error=self._journal_failed,
+                                on_read_error=self._cache_unreadable)
+        self._cache = ResultCache(self._journal, enabled=cache_enabled and journal is not None,
+                                  max_entries=cache_max_entries, verify=verify_cache)
+        self._fingerprints: dict[str, str | None] = {}
         self._jobs: dict[str, Job] = {}
         self._inputs: dict[str, Iterator[Input]] = {}
         self._replays: dict[str, Iterator[ItemRecord]] = {}
@@ -209,6 +220,7 @@ class JobManager(Actor):
             priors=priors,
             job_run=job_run,
             started_at=started_at,
+            fingerprint=self._fingerprints.setdefault(order.job_id, self._cache.fingerprint(order)),
         )
         self._jobs[order.job_id] = job
         self.actor_log.info(
@@ -256,6 +268,7 @@ class JobManager(Actor):
         while effects:
             reads: list[ReadInputs] = []
             probes: list[ProbeHeader] = []
+            lookups: list[LookupCache] = []
             for effect in effects:
                 match effect:
                     case Send(to=to, message=message):
@@ -275,25 +288,40 @@ class JobManager(Actor):
                         reads.append(effect)
                     case ProbeHeader():
                         probes.append(effect)
+                    case LookupCache():
+                        lookups.append(effect)
+                    case RecordCache():
+                        self._cache.record(effect)
                     case Replay(indices=indices):
                         self._replays[job.job_id] = self._journal.replay(job.job_id, indices)
                         self._replay_more(job.job_id)
                     case RecordFinish(summary=summary):
                         self._journal.job_finished(summary)
+                        self._cache.trim()
             effects = []
             for read in reads:
-                effects += job.handle(self._read(job.job_id, read.count))
+                effects += job.handle(self._read(job, read.count))
             if probes:
-                effects += job.handle(HeadersProbed(tuple(self._probe(p) for p in probes)))
+                probed = tuple(self._cache.hashed(p, self._probe(p)) for p in probes)
+                effects += job.handle(HeadersProbed(probed))
+            if lookups:
+                fingerprint = self._fingerprints[job.job_id]
+                assert fingerprint is not None
+                answers = self._cache.look_up(fingerprint, lookups)
+                effects += job.handle(CacheLooked(tuple(answers)))
         if job.finished is not None:
             self._jobs.pop(job.job_id, None)
             self._inputs.pop(job.job_id, None)
             self._replays.pop(job.job_id, None)
+            self._fingerprints.pop(job.job_id, None)
 
-    def _read(self, job_id: str, count: int | None) -> InputsRead:
-        inputs = self._inputs[job_id]
+    def _read(self, job: Job, count: int | None) -> InputsRead:
+        inputs = self._inputs[job.job_id]
         taken = tuple(inputs if count is None else itertools.islice(inputs, count))
-        return InputsRead(taken, end=count is None or len(taken) < count)
+        end = count is None or len(taken) < count
+        if job.stopping is None:  # a stopping job reads only to account for its inputs
+            taken = self._cache.known_hashes(job.order, taken)
+        return InputsRead(taken, end=end)
 
     @staticmethod
     def _probe(request: ProbeHeader) -> HeaderProbed:
@@ -324,6 +352,9 @@ class JobManager(Actor):
         if next(self._ticks) % round(HEARTBEAT_EVERY_S / _FLUSH_EVERY_S) == 0 and self._jobs:
             self._journal.heartbeat(list(self._jobs))
         self.actor_timer.tell_later(_FLUSH_EVERY_S, self.actor_ref, _Flush())
+
+    def _cache_unreadable(self, error: PixelmillError) -> None:
+        self.actor_log.warning("cache.unreadable", reason=error.reason, error=str(error))
 
     def _journal_failed(self, job_id: str, error: PixelmillError) -> None:
         # Logged whatever happens next: at stop, no job is left to abort.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pixelmill.errors import ConfigError, PixelmillError
 from pixelmill.messages import JobOrder, JobStatus
@@ -21,10 +21,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pixelmill.messages import ItemRecord, JobFinished
-    from pixelmill.store import ItemRow, JobRow, Owner, RunRow
+    from pixelmill.store import CacheEntry, FileIdentity, ItemRow, JobRow, Owner, RunRow
 
 __all__ = ["Journal", "stored_order"]
 
+_T = TypeVar("_T")
 _COALESCE_MAX = 512
 """Item states held back at most, before they are written anyway."""
 
@@ -63,10 +64,13 @@ class Journal:
         path: Path | None,
         owner: Owner,
         on_error: Callable[[str, PixelmillError], None],
+        on_read_error: Callable[[PixelmillError], None] = lambda error: None,
     ) -> None:
         self._path = path
         self._owner = owner
         self._on_error = on_error
+        self._on_read_error = on_read_error
+        """Told of a cache read that failed (a miss, not a failed job)."""
         self._store: JobStore | None = None
         self._items: dict[tuple[str, int], ItemRow] = {}
         self._runs: dict[tuple[str, int, int], RunRow] = {}
@@ -148,13 +152,47 @@ class Journal:
 
         self._write("", write)
 
-    def _write(self, job_id: str, write: Callable[[JobStore], None]) -> None:
+    def _write(self, job_id: str, write: Callable[[JobStore], object]) -> None:
         if self._store is None:
             return
         try:
             write(self._store)
         except PixelmillError as exc:
             self._on_error(job_id, exc)
+
+    # -- the result cache -----------------------------------------------------
+
+    def record_file_hash(self, path: str, identity: FileIdentity) -> None:
+        self._write("", lambda store: store.record_file_hash(path, identity))
+
+    def record_cache_entry(self, key: tuple[bytes, str], entry: CacheEntry) -> None:
+        self._write("", lambda store: store.record_cache_entry(*key, entry))
+
+    def touch_cache_entry(self, key: tuple[bytes, str]) -> None:
+        self._write("", lambda store: store.touch_cache_entry(*key))
+
+    def trim_cache(self, max_entries: int) -> None:
+        self._write("", lambda store: store.trim_cache(max_entries))
+
+    def file_hashes(self, paths: list[str]) -> dict[str, FileIdentity]:
+        """What these files hashed to when last seen; {} without a store or on an error."""
+        return self._read(lambda store: store.file_hashes(paths), {})
+
+    def cache_entries(
+        self, keys: list[tuple[bytes, str]]
+    ) -> dict[tuple[bytes, str], CacheEntry]:
+        """The cache's entries for these keys; {} without a store or on an error."""
+        return self._read(lambda store: store.cache_entries(keys), {})
+
+    def _read(self, read: Callable[[JobStore], _T], otherwise: _T) -> _T:
+        # A cache that cannot be read is a miss: the work is done again.
+        if self._store is None:
+            return otherwise
+        try:
+            return read(self._store)
+        except PixelmillError as exc:
+            self._on_read_error(exc)
+            return otherwise
 
     # -- reads ----------------------------------------------------------------
 

@@ -25,10 +25,11 @@ if TYPE_CHECKING:
 
     from pixelmill.store import JobRow
 
-__all__ = ["config_command", "jobs_command"]
+__all__ = ["config_command", "jobs_command", "open_store"]
 
 
-def _store(args: argparse.Namespace) -> JobStore:
+def open_store(args: argparse.Namespace) -> JobStore:
+    """The job store `--state` (or the config) names, for writing; made on first use."""
     settings = load_settings(find_config(getattr(args, "config", None), Path.cwd()))
     return JobStore.in_dir(state_dir(args.state or settings.runtime.state_dir),
                            readonly=False)  # creates an empty store on first use
@@ -60,7 +61,7 @@ def jobs_command(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     console = Console()
-    with _store(args) as store:
+    with open_store(args) as store:
         if args.action == "prune":
             removed = store.prune(args.older_than)
             console.print(f"pruned {removed} finished job(s) older than {args.older_than:g} days")
@@ -73,14 +74,15 @@ def jobs_command(args: argparse.Namespace) -> int:
             print(json.dumps(_job_data(row)))
         return 0
     table = Table(title="pixelmill jobs")
-    for column in ("id", "name", "status", "total", "done", "failed", "skipped", "cancelled",
-                   "started", "duration"):
+    for column in ("id", "name", "status", "total", "done", "cached", "failed", "skipped",
+                   "cancelled", "started", "duration"):
         table.add_column(column, justify="right" if column in {"total", "done"} else "left")
     for row in rows:
         counts = row.counts
         duration = "-" if row.duration_s is None else f"{row.duration_s:.1f} s"
-        table.add_row(row.job_id, row.name, row.status, str(counts["total"]), str(counts["done"]),
-                      str(counts["failed"]), str(counts["skipped"]), str(counts["cancelled"]),
+        table.add_row(row.job_id, row.name, row.status,
+                      *(str(counts[key]) for key in ("total", "done", "cached", "failed",
+                                                     "skipped", "cancelled")),
                       _when(row.created_at), duration)
     console.print(table)
     return 0

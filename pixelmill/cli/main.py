@@ -1,4 +1,4 @@
-"""The `pixelmill` command line: run, demo, resume, jobs, config, logs.
+"""The `pixelmill` command line: run, demo, resume, jobs, cache, config, logs.
 
 Exit codes: 0 every item done; 1 some items failed or were skipped; 2 a usage
 or configuration error (one line naming the flag or key); 3 the job was
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pixelmill.cli.cache import cache_command
 from pixelmill.cli.jobs import config_command, jobs_command
 from pixelmill.cli.logs import add_logs_parser, logs_command
 from pixelmill.cli.run import (
@@ -82,6 +83,8 @@ def _output_options(command: argparse.ArgumentParser) -> None:
                          help="run Processors here (local) or as Ray actors (ray)")
     command.add_argument("--ray-address", metavar="ADDR",
                          help="the Ray cluster to join (default: start Ray on loopback)")
+    command.add_argument("--verify-cache", action="store_true",
+                         help="hash every input, even those unchanged since last seen")
 
 
 def _run_options(command: argparse.ArgumentParser) -> None:
@@ -102,6 +105,8 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--charts", action="store_true",
                          help="also write one RGB histogram PNG per image under DIR/charts")
     _plugin_option(command)
+    command.add_argument("--no-cache", action="store_true",
+                         help="work every item, even those the result cache has")
 
 
 def _plugin_option(command: argparse.ArgumentParser) -> None:
@@ -148,6 +153,16 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("--limit", type=_positive_int, metavar="N")
     _common(jobs)
 
+    cache = commands.add_parser("cache", help="the result cache: inspect it or clear it")
+    cache_actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
+    stats = cache_actions.add_parser("stats", help="entries, size, hit rate of the last jobs")
+    stats.add_argument("--json", action="store_true", help="one JSON object")
+    stats.add_argument("--jobs", type=_positive_int, default=10, metavar="N",
+                       help="the hit rate over the last N finished jobs (default: 10)")
+    _common(stats)
+    clear = cache_actions.add_parser("clear", help="forget every cached result")
+    _common(clear)
+
     config = commands.add_parser("config", help="show or migrate configuration")
     config_actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
     migrate = config_actions.add_parser("migrate", help="print FILE in the current format")
@@ -180,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return resume_command(args)
             case "jobs":
                 return jobs_command(args)
+            case "cache":
+                return cache_command(args)
             case "config":
                 return config_command(args)
             case _:

@@ -140,7 +140,8 @@ def _plain_line(progress: JobProgress, rss: float | None) -> str:
         eta = f", ETA {(counts.total - counts.finished) / rate:.0f} s"
     memory = f", {rss:.0f} MiB" if rss else ""
     return (f"pixelmill: {progress.job_id}: {counts.finished}/{total} finished "
-            f"({counts.done} done, {counts.failed + counts.skipped} not done), "
+            f"({counts.done} done, {counts.cached} cached, "
+            f"{counts.failed + counts.skipped} not done), "
             f"{rate:.1f} items/s{eta}{memory}")
 
 
@@ -178,7 +179,7 @@ def print_result(result: JobResult, *, out: Path, log_file: Path) -> None:
     console = Console()
     counts = result.counts
     table = Table(title=f"{result.name}: {result.status.value} in {result.duration_s:.1f} s")
-    for column in ("total", "done", "failed", "skipped", "cancelled"):
+    for column in counts.as_dict():
         table.add_column(column, justify="right")
     table.add_row(*(str(value) for value in counts.as_dict().values()))
     console.print(table)

@@ -69,6 +69,8 @@ def _config(args: argparse.Namespace, settings: Settings, out: Path) -> RuntimeC
         changes["backend"], changes["ray_address"] = "ray", args.ray_address
     if args.state:
         changes["state_dir"] = args.state
+    if args.verify_cache:
+        changes["verify_cache"] = True
     return config.replace(**changes)
 
 
@@ -105,11 +107,12 @@ def run_command(args: argparse.Namespace, inputs: Sequence[str] | None = None) -
         spec = load_job_file(job_file, default_export_dir=args.out or settings.export.dir,
                              max_pixels=settings.runtime.max_pixels)
         out = _out_dir(args, settings, fallback=Path(spec.export_dir))
-        spec = dataclasses.replace(spec, export_dir=out, charts=args.charts or spec.charts)
+        spec = dataclasses.replace(spec, export_dir=out, charts=args.charts or spec.charts,
+                                   cache=spec.cache and not args.no_cache)
     else:
         out = _out_dir(args, settings)
         spec = _spec_from_flags(args, settings, inputs or args.inputs, out)
-        spec = dataclasses.replace(spec, charts=args.charts)
+        spec = dataclasses.replace(spec, charts=args.charts, cache=not args.no_cache)
     config = _config(args, settings, out)
     return _follow(args, config, out, lambda runtime: runtime.submit(spec))
 
@@ -163,4 +166,4 @@ def exit_code(result: JobResult) -> int:
         return EXIT_ABORTED
     if result.status is JobStatus.CANCELLED:
         return EXIT_INTERRUPTED
-    return EXIT_OK if result.counts.done == result.counts.total else EXIT_PARTIAL
+    return EXIT_OK if result.counts.succeeded == result.counts.total else EXIT_PARTIAL

@@ -6,7 +6,7 @@ import errno
 import os
 import resource
 import struct
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from pixelmill.errors import (
     UnsupportedImageError,
 )
 from pixelmill.imaging._regular_file import open_regular_file
+from pixelmill.imaging.formats import DEFAULT_FORMATS, identify, known_formats, refusal
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,52 +45,75 @@ _AMBIGUOUS = ("broken data stream", "could not create decoder object")
 _DECODER_BYTES_PER_PIXEL = 4
 # Pillow raises plain OSError (no errno) both for corrupt data and for valid
 # files that use a feature it lacks; only the message tells them apart.
-_UNSUPPORTED_WORDS = ("unsupported", "not supported", "unknown raw mode", "not available")
-_REFUSED = (
-    (b"%!PS", "PostScript/EPS"),
+_UNSUPPORTED_WORDS = (
+    "unsupported", "not supported", "unknown raw mode", "not available",
+    "cannot find loader",  # a stub format (BUFR, GRIB, HDF5, WMF) with no handler
+)
+# Signatures that name a format for sure. A file that has one but that no
+# allowed format opens is a corrupt file of that format, or one in a format
+# not read: never "not an image".
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"II+\x00", "TIFF"),  # BigTIFF
+    (b"MM\x00+", "TIFF"),
+    (b"%!PS", "EPS"),
     (b"\xc5\xd0\xd3\xc6", "EPS"),
     (b"%PDF", "PDF"),
-    (b"8BPS", "Photoshop"),
-    (b"\xffO\xffQ", "JPEG 2000"),
-    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (b"8BPS", "PSD"),
+    (b"\xffO\xffQ", "JPEG2000"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG2000"),
+    (b"qoif", "QOI"),
+    (b"icns", "ICNS"),
+    (b"DDS ", "DDS"),
 )
 _DIB_HEADER_SIZES = frozenset(struct.pack("<I", n) for n in (12, 40, 52, 56, 64, 108, 124))
-_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
+_AVIF_BRANDS = (b"avif", b"avis")
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs")
+# Brands of the container that AVIF and HEIC share: the compatible brands tell.
+_CONTAINER_BRANDS = (b"mif1", b"msf1")
 
 
 def sniff(prefix: bytes) -> str | None:
-    """The image format that a file's first bytes (32 are plenty) announce, if any."""
-    if prefix.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if prefix.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if prefix[:6] in (b"GIF87a", b"GIF89a"):
-        return "GIF"
+    """The format (Pillow's name) that a file's first bytes (32 are plenty) announce, if any."""
+    for magic, name in _SIGNATURES:
+        if prefix.startswith(magic):
+            return name
     if prefix[:4] == b"RIFF" and prefix[8:12] == b"WEBP":
         return "WEBP"
-    if prefix[:4] in (b"II*\x00", b"MM\x00*"):
-        return "TIFF"
     # "BM" alone starts too many text files; require a known DIB header size too.
     if prefix[:2] == b"BM" and prefix[14:18] in _DIB_HEADER_SIZES:
         return "BMP"
-    for magic, name in _REFUSED:
-        if prefix.startswith(magic):
-            return name
-    if prefix[4:8] == b"ftyp" and prefix[8:12] in _HEIF_BRANDS:
-        return "HEIF/AVIF"
+    if prefix[4:8] == b"ftyp":
+        brand = prefix[8:12]
+        if brand in _AVIF_BRANDS:
+            return "AVIF"
+        if brand in _HEIF_BRANDS:
+            return "HEIF"
+        if brand in _CONTAINER_BRANDS:
+            box = prefix[16:int.from_bytes(prefix[:4], "big")]
+            return "AVIF" if any(b in box for b in _AVIF_BRANDS) else "HEIF"
     return None
 
 
 @contextmanager
-def map_decode_errors(path: Path) -> Iterator[None]:
+def map_decode_errors(path: Path, formats: Collection[str] = DEFAULT_FORMATS) -> Iterator[None]:
     """Translate what opening and decoding `path` raises into pixelmill's errors.
 
     Modelled on httpx's `map_httpcore_exceptions`: every exception of Pillow
     or the OS is re-raised as the most specific pixelmill error, `from` the
     original, with a message that names the file and what was wrong. The
-    type alone is not enough: a file with an image signature that Pillow
-    cannot identify is a corrupt image (`TruncatedImageError`), not "not an
-    image". Exceptions that are already pixelmill's pass through unchanged.
+    type alone is not enough: a file that none of `formats` (the ones it was
+    opened with) identifies is a corrupt image (`TruncatedImageError`) when
+    its signature is one of them; in a format not among them, known by its
+    signature or its header, unsupported (`UnsupportedImageError`, naming the
+    format and the setting that enables it); and only otherwise "not an
+    image" (`NotAnImageError`). Exceptions that are already pixelmill's pass
+    through unchanged.
 
     Running out of memory (`MemoryError`, ENOMEM, a decoder's own allocation
     failure) is `MemoryLimitError`: not the input's fault, and a smaller
@@ -109,7 +133,7 @@ def map_decode_errors(path: Path) -> Iterator[None]:
     except UserWarning as exc:
         raise TruncatedImageError(f"{path}: corrupt image data (Pillow warned: {exc})") from exc
     except UnidentifiedImageError as exc:
-        raise _unidentified(path) from exc
+        raise _unidentified(path, formats) from exc
     except OSError as exc:
         raise _from_os_error(path, exc) from exc
     except NotImplementedError as exc:
@@ -182,19 +206,24 @@ def _from_os_error(path: Path, exc: OSError) -> PixelmillError:
     return UnreadableInputError(f"{path}: cannot read: {reason}")
 
 
-def _unidentified(path: Path) -> PixelmillError:
+def _unidentified(path: Path, formats: Collection[str]) -> PixelmillError:
     try:
         with open_regular_file(path) as fp:
             prefix = fp.read(32)
+            announced = sniff(prefix)
+            if not prefix or announced in formats:
+                found = announced
+            else:
+                others = [fmt for fmt in known_formats() if fmt not in formats]
+                found = identify(fp, others) or announced
     except PixelmillError as exc:
         return exc
     except OSError as exc:
         return _from_os_error(path, exc)
     if not prefix:
         return NotAnImageError(f"{path}: empty file, not an image")
-    announced = sniff(prefix)
-    if announced is None:
-        return NotAnImageError(f"{path}: not an image in an accepted format")
-    if announced in ("PNG", "JPEG", "GIF", "WEBP", "TIFF", "BMP"):
-        return TruncatedImageError(f"{path}: has a {announced} signature but is corrupt")
-    return UnsupportedImageError(f"{path}: {announced} files are not accepted")
+    if found is None:
+        return NotAnImageError(f"{path}: not an image in any format pixelmill reads")
+    if found in formats:
+        return TruncatedImageError(f"{path}: has a {found} signature but is corrupt")
+    return UnsupportedImageError(f"{path}: {refusal(found)}")

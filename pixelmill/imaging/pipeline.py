@@ -13,6 +13,7 @@ from pixelmill.imaging._builtin_ops import draft_request
 from pixelmill.imaging._memory import estimate_decode_mp, estimate_memory_mb
 from pixelmill.imaging._output_paths import OutputTarget
 from pixelmill.imaging._stages import stage_clock
+from pixelmill.imaging.formats import DEFAULT_FORMATS, check_formats
 from pixelmill.imaging.safe_open import check_reduce, open_image
 from pixelmill.imaging.steps import (
     AnalysisDef,
@@ -62,11 +63,16 @@ class Pipeline:
     """Run on the image after the ops; results are keyed by name, so each name once."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Inputs whose header has more pixels fail with `ImageTooLargeError`, undecoded."""
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    """The formats inputs may be in, by Pillow's names ("JPEG", "HEIF"), or file
+    extensions ("jpg", "heic") when given; normalised by `formats.check_formats`.
+    An input in another fails with `UnsupportedImageError`, undecoded."""
 
     def __post_init__(self) -> None:
         max_pixels = self.max_pixels
         if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
             raise ConfigError(f"max_pixels: expected a positive integer, got {max_pixels!r}")
+        object.__setattr__(self, "formats", check_formats(self.formats))
         for name in ("steps", "analyses"):
             if isinstance(getattr(self, name), str | Step | Mapping):
                 raise ConfigError(f"{name}: expected a list of steps, got {getattr(self, name)!r}")
@@ -87,13 +93,14 @@ class Pipeline:
         steps: Iterable[StepLike] = (),
         analyses: Iterable[StepLike] = (),
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        formats: Iterable[str] = DEFAULT_FORMATS,
     ) -> Pipeline:
         """A pipeline from `Step`s or their config data (`{"op": "thumbnail", ...}`)."""
         for name, given in (("steps", steps), ("analyses", analyses)):
             if isinstance(given, str | Step | Mapping):
                 raise ConfigError(f"{name}: expected a list of steps, got {given!r}")
         return cls(steps=tuple(steps), analyses=tuple(analyses),  # type: ignore[arg-type]
-                   max_pixels=max_pixels)
+                   max_pixels=max_pixels, formats=check_formats(formats))
 
     def to_data(self) -> dict[str, Any]:
         """The pipeline as JSON-ready data; `from_data` makes it again."""
@@ -101,15 +108,20 @@ class Pipeline:
             "steps": [step.to_data(kind="op") for step in self.steps],
             "analyses": [step.to_data(kind="analysis") for step in self.analyses],
             "max_pixels": self.max_pixels,
+            "formats": list(self.formats),
         }
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Pipeline:
-        """The pipeline `to_data` gave, validated again (its ops must be registered)."""
+        """The pipeline `to_data` gave, validated again (its ops must be registered).
+
+        Data written before pipelines had `formats` reads the default list.
+        """
         return cls.validated(
             steps=[Step.from_data(step, kind="op") for step in data["steps"]],
             analyses=[Step.from_data(step, kind="analysis") for step in data["analyses"]],
             max_pixels=data["max_pixels"],
+            formats=data.get("formats", DEFAULT_FORMATS),
         )
 
 
@@ -183,6 +195,7 @@ def _run(path: Path, pipeline: Pipeline, target: OutputTarget, reduce: int) -> I
         opened = open_image(
             path,
             max_pixels=checked.max_pixels,
+            formats=checked.formats,
             draft_size=draft_size,
             draft_fit=draft_fit,
             reduce=reduce,

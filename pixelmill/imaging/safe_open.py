@@ -15,13 +15,14 @@ from pixelmill.imaging._integrity import check_integrity
 from pixelmill.imaging._modes import to_working
 from pixelmill.imaging._regular_file import open_regular_file
 from pixelmill.imaging._stages import stage_clock
+from pixelmill.imaging.formats import DEFAULT_FORMATS, known_formats, pillow_formats
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from pathlib import Path
 
 __all__ = [
     "DRAFT_FORMATS",
-    "FORMATS",
     "REDUCE_FACTORS",
     "ImageHeader",
     "OpenedImage",
@@ -31,13 +32,6 @@ __all__ = [
     "open_image",
     "probe",
 ]
-
-FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "PPM")
-"""The formats pixelmill decodes, identified by content whatever the extension.
-
-Never EPS/PS (Pillow runs Ghostscript to load them) nor any format not listed.
-A multi-picture JPEG comes through "JPEG" and reports itself as "MPO".
-"""
 
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
 DRAFT_FORMATS = frozenset({"JPEG", "MPO"})
@@ -81,8 +75,15 @@ class OpenedImage:
     exposure_time, f_number, focal_length, each only when present."""
 
 
-def probe(path: Path) -> ImageHeader:
+def probe(path: Path, *, formats: Collection[str] | None = None) -> ImageHeader:
     """Read the header of `path`, without decoding any pixel data.
+
+    Args:
+        path: The file.
+        formats: The formats it may be in (see `formats.DEFAULT_FORMATS`); None,
+            every format a setting may enable, so that the header of a file in
+            a format off by default is read too: `open_image`, given the job's
+            formats, is what refuses it.
 
     Raises:
         InputError: a subclass saying why the file is not an image pixelmill
@@ -90,8 +91,9 @@ def probe(path: Path) -> ImageHeader:
             intact passes here and fails in `open_image`.
         TransientIOError: the read failed in a way that may pass on retry.
     """
-    with map_decode_errors(path), open_regular_file(path) as fp:
-        image = Image.open(fp, formats=FORMATS)
+    allowed = known_formats() if formats is None else formats
+    with map_decode_errors(path, allowed), open_regular_file(path) as fp:
+        image = Image.open(fp, formats=pillow_formats(allowed))
         return ImageHeader(
             format=str(image.format),
             width=image.width,
@@ -105,6 +107,7 @@ def open_image(
     path: Path,
     *,
     max_pixels: int,
+    formats: Collection[str] = DEFAULT_FORMATS,
     draft_size: tuple[int, int] | None = None,
     draft_fit: bool = False,
     reduce: int = 1,
@@ -118,10 +121,15 @@ def open_image(
     corruption that Pillow would decode silently (a PNG's image data failing
     its CRC, a JPEG far too small for its size) is refused as truncated, a
     progressive JPEG of thousands of scans as unsupported (see
-    `check_integrity`). Frames after the first are never read, nor counted.
+    `check_integrity`). Of a multi-frame file only one image is read (the
+    first frame; HEIF's primary image; an icon's largest, see
+    `formats.DEFAULT_FORMATS`); the other frames are never read, nor counted.
 
     Args:
         path: The file; only a regular file is opened, never a FIFO or device.
+        formats: The formats it may be in, as `formats.check_formats` gives
+            them; a file in another fails with `UnsupportedImageError`, naming
+            its format and the setting that enables it.
         max_pixels: The most pixels (width x height, as stored) to decode; for
             a JPEG decoded at 1/`reduce` scale, of the smaller size.
         draft_size: The smallest upright (width, height) the pipeline needs.
@@ -152,8 +160,8 @@ def open_image(
     """
     check_reduce(reduce)
     clock = stage_clock()
-    with map_decode_errors(path), open_regular_file(path) as fp:
-        image: Image.Image = Image.open(fp, formats=FORMATS)
+    with map_decode_errors(path, formats), open_regular_file(path) as fp:
+        image: Image.Image = Image.open(fp, formats=pillow_formats(formats))
         source_format, source_size, source_mode = str(image.format), image.size, image.mode
         drafts = source_format in DRAFT_FORMATS
         _check_pixels(path, source_size, max_pixels, reduce if drafts else 1)

@@ -147,6 +147,10 @@ class OpDef:
     apply: Apply
     params: tuple[Param, ...] = ()
     check: Check | None = None
+    version: str | None = None
+    """Change it when the op's results change: the result cache keeps what the
+    old version made apart. None: a hash of `apply`'s code (enough unless the
+    op calls code of its own that changes)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,6 +173,8 @@ class AnalysisDef:
     """A result as scalars keyed by `columns`; histograms stay in the full record."""
     params: tuple[Param, ...] = ()
     check: Check | None = None
+    version: str | None = None
+    """As `OpDef.version`, for `measure`."""
 
     def __post_init__(self) -> None:
         if (self.columns is None) != (self.flatten is None):

@@ -42,14 +42,16 @@ class Priority(enum.IntEnum):
 
 
 class ItemStatus(enum.StrEnum):
-    """Where an item stands; every item ends in exactly one of the four final statuses.
+    """Where an item stands; every item ends in exactly one of the five final statuses.
 
     On its way: `queued` (found, waiting for its header to be read and for its
     turn), `probing` (its header is being read), `leasing` (waiting for memory
     and a CPU slot), `running` (in a worker), `deciding` (it failed; the
     Supervisor decides what next), `retrying` (waiting out a retry's backoff).
 
-    At its end: `done` (processed, outputs written); `failed` (tried and given
+    At its end: `done` (processed, outputs written); `cached` (an earlier run
+    did the same work on the same bytes: its results and outputs are reused,
+    nothing is decoded); `failed` (tried and given
     up on: retries exhausted, a worker bug, the output side broke); `skipped`
     (not processed on purpose: a bad input, a file gone, or its job was aborted
     before it ran); `cancelled` (its job was cancelled before it ran).
@@ -62,6 +64,7 @@ class ItemStatus(enum.StrEnum):
     DECIDING = "deciding"
     RETRYING = "retrying"
     DONE = "done"
+    CACHED = "cached"
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
@@ -72,7 +75,10 @@ class ItemStatus(enum.StrEnum):
         return self in _FINAL
 
 
-FINAL_STATUSES = (ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED, ItemStatus.CANCELLED)
+FINAL_STATUSES = (
+    ItemStatus.DONE, ItemStatus.CACHED, ItemStatus.FAILED, ItemStatus.SKIPPED,
+    ItemStatus.CANCELLED,
+)
 """The statuses an item ends in, in the order counts and tables list them."""
 _FINAL = frozenset(FINAL_STATUSES)
 
@@ -105,6 +111,11 @@ class JobOrder:
     """Also draw each done item's RGB histogram as a PNG in the export dir."""
     plugins: tuple[str, ...] = ()
     """Modules (or `file:` scripts) defining the host's own ops, loaded by workers."""
+    cache: bool = True
+    """Reuse the results and outputs of earlier work on the same bytes (the result
+    cache); False works every item."""
+    verify_cache: bool = False
+    """Hash every input even when its size and modification time are unchanged."""
 
     def to_data(self) -> dict[str, Any]:
         """The JSON-ready description of the job (its id apart), enough to run it again."""
@@ -118,6 +129,8 @@ class JobOrder:
             "exclude_dirs": [str(path) for path in self.exclude_dirs],
             "charts": self.charts,
             "plugins": list(self.plugins),
+            "cache": self.cache,
+            "verify_cache": self.verify_cache,
         }
 
     @classmethod
@@ -145,6 +158,8 @@ class JobOrder:
             exclude_dirs=tuple(Path(path) for path in data["exclude_dirs"]),
             charts=bool(data.get("charts", False)),
             plugins=tuple(data.get("plugins", ())),
+            cache=bool(data.get("cache", True)),
+            verify_cache=bool(data.get("verify_cache", False)),
         )
 
 
@@ -195,6 +210,8 @@ class JobCounts:
     total: int = 0
     """Inputs found so far; final once `JobProgress.expanded` is true."""
     done: int = 0
+    cached: int = 0
+    """Items whose results and outputs an earlier run's work gave (nothing decoded)."""
     failed: int = 0
     skipped: int = 0
     cancelled: int = 0
@@ -202,13 +219,19 @@ class JobCounts:
     @property
     def finished(self) -> int:
         """Items in a terminal status."""
-        return self.done + self.failed + self.skipped + self.cancelled
+        return self.done + self.cached + self.failed + self.skipped + self.cancelled
+
+    @property
+    def succeeded(self) -> int:
+        """Items with their results and outputs: done now, or from the cache."""
+        return self.done + self.cached
 
     def as_dict(self) -> dict[str, int]:
         """The counts as `summary.json` writes them."""
         return {
             "total": self.total,
             "done": self.done,
+            "cached": self.cached,
             "failed": self.failed,
             "skipped": self.skipped,
             "cancelled": self.cancelled,

@@ -23,7 +23,9 @@ __all__ = [
 ]
 
 CHANNELS = ("r", "g", "b")
-STATUSES = ("done", "failed", "skipped", "cancelled")
+STATUSES = ("done", "cached", "failed", "skipped", "cancelled")
+SUCCEEDED = frozenset({"done", "cached"})
+"""Statuses whose items were measured: worked now, or taken from the result cache."""
 OTHER_REASONS = "(other reasons)"
 """The group that takes every reason past `max_reasons`, so a flood of distinct
 reasons cannot grow the report without bound."""
@@ -184,8 +186,9 @@ class JobDigest:
         self.statuses[status] += 1
         if (_integer(record.get("attempts")) or 1) > 1:
             self.retried += 1
-        if status == "done":
-            self.done_ms += number(record.get("duration_ms")) or 0.0
+        if status in SUCCEEDED:
+            if status == "done":
+                self.done_ms += number(record.get("duration_ms")) or 0.0
             self._add_done(index, record)
         else:
             self._add_problem(index, status, record)

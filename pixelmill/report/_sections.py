@@ -120,7 +120,8 @@ def distributions_section(digest: JobDigest) -> str:
     ]
     return (
         '<section id="distributions"><h2>Distributions <span class="count">'
-        f"over {format_count(digest.statuses['done'])} done items</span></h2>"
+        f"over {format_count(digest.statuses['done'] + digest.statuses['cached'])} "
+        "done or cached items</span></h2>"
         f'<div class="charts">{"".join(figures)}</div></section>'
     )
 

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from pixelmill.actors.recovery import RecoveryPolicy
 from pixelmill.actors.thresholds import LEVEL_KEYS
 from pixelmill.errors import ConfigError
+from pixelmill.imaging.formats import DEFAULT_FORMATS, check_formats
 from pixelmill.imaging.pipeline import DEFAULT_MAX_PIXELS
 from pixelmill.runtime.log_writer import LEVELS
 from pixelmill.workers.faults import ACTOR_ROLES, FAULTS, FaultPlan, FaultTarget
@@ -36,6 +37,10 @@ class RuntimeConfig:
     """The memory budget for items in flight; None means half the available memory."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Inputs whose header claims more pixels are skipped as `input.too_large`."""
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    """The image formats read (`imaging.formats.DEFAULT_FORMATS`: all Pillow reads
+    but EPS/PS, IPTC, IM, MPEG and stubs; HEIC too); a job's own `formats` wins.
+    Inputs in another format are skipped as `input.unsupported`."""
     item_timeout_s: float = 120.0
     """An item running longer is stopped (its worker killed) as `worker.timeout`."""
     batch_items: int = 16
@@ -75,6 +80,13 @@ class RuntimeConfig:
     locally on loopback. Inputs and outputs must be on paths every node reaches."""
     journal: bool = True
     """Record jobs in the durable store, so they can be listed and resumed."""
+    cache_enabled: bool = True
+    """Reuse earlier work on the same bytes with the same pipeline (the result cache,
+    in the job store: so it needs `journal`)."""
+    cache_max_entries: int = 1_000_000
+    """Entries the result cache keeps at most; the least recently used go first."""
+    verify_cache: bool = False
+    """Hash every input, even one whose size and modification time are unchanged."""
     state_dir: Path | None = None
     """Where the job store lives; None: `$PIXELMILL_STATE`, else the XDG data dir."""
     log_file: Path | None = None
@@ -92,10 +104,15 @@ class RuntimeConfig:
         if self.memory_mb is not None:
             _positive_int("memory_mb", self.memory_mb)
         _positive_int("max_pixels", self.max_pixels)
+        object.__setattr__(self, "formats", check_formats(self.formats))
         _positive_int("monitor_history", self.monitor_history)
         _positive_int("max_restarts", self.max_restarts)
         _positive_int("max_jobs", self.max_jobs)
         _positive_int("batch_items", self.batch_items)
+        _positive_int("cache_max_entries", self.cache_max_entries)
+        for key in ("cache_enabled", "verify_cache", "journal"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"{key}: expected true or false, got {getattr(self, key)!r}")
         if isinstance(self.min_free_mb, bool) or not isinstance(self.min_free_mb, int) or (
             self.min_free_mb < 0
         ):

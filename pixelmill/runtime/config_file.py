@@ -19,6 +19,7 @@ import tomli_w
 
 from pixelmill.actors.recovery import RecoveryPolicy, Rule, Strategy
 from pixelmill.errors import ConfigError
+from pixelmill.imaging.formats import check_formats
 from pixelmill.runtime.config import RuntimeConfig
 from pixelmill.runtime.log_writer import LEVELS
 from pixelmill.workers.faults import ACTOR_ROLES, FAULTS, Fault, FaultPlan, FaultTarget
@@ -108,6 +109,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "item_timeout_s": _SECONDS, "worker_memory_mb": _POSITIVE_INT,
         "batch_items": _POSITIVE_INT,
     },
+    "input": {"formats": _NAMES},
     "monitoring": {
         "enabled": _BOOLEAN, "interval_s": _SECONDS, "history": _POSITIVE_INT,
         "thresholds": {
@@ -129,6 +131,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "thumbnail": _POSITIVE_INT,
     },
     "features": {"monitor": _BOOLEAN, "resource_manager": _BOOLEAN},
+    "cache": {"enabled": _BOOLEAN, "max_entries": _POSITIVE_INT, "verify": _BOOLEAN},
     "logging": {
         # Read in any case, as version 1 files often spell it `INFO`.
         "level": (
@@ -153,11 +156,14 @@ _RUNTIME_FIELDS: dict[str, str] = {
     "resources.cpu_slots": "workers", "resources.memory_mb": "memory_mb",
     "resources.max_pixels": "max_pixels", "resources.item_timeout_s": "item_timeout_s",
     "resources.worker_memory_mb": "worker_memory_mb", "resources.batch_items": "batch_items",
+    "input.formats": "formats",
     "monitoring.enabled": "monitor_enabled", "monitoring.interval_s": "monitor_interval_s",
     "monitoring.history": "monitor_history",
     "features.monitor": "monitor_enabled", "features.resource_manager": "admission_control",
     "recovery.max_restarts": "max_restarts", "recovery.restart_window_s": "restart_window_s",
     "logging.level": "log_level", "logging.console": "log_console", "logging.file": "log_file",
+    "cache.enabled": "cache_enabled", "cache.max_entries": "cache_max_entries",
+    "cache.verify": "verify_cache",
 }
 _FAULT_RATES = ("fail_rate", "crash_rate", "hang_rate", "actor_crash_rate")
 _POLICY_KEYS = ("backoff_s", "backoff_max_s", "jitter", "systemic_window", "systemic_ratio")
@@ -350,6 +356,8 @@ def _settings(checked: Mapping[str, Any], source: str, base_dir: Path | None) ->
         fields["log_file"] = _resolved(fields["log_file"], base_dir)
     if "log_level" in fields:
         fields["log_level"] = fields["log_level"].lower()
+    if "formats" in fields:
+        fields["formats"] = check_formats(fields["formats"], key="input.formats")
     export = dict(checked.get("export", {}))
     if "dir" in export:
         export["dir"] = _resolved(export["dir"], base_dir)

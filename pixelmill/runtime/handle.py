@@ -57,7 +57,7 @@ class JobResult:
     @property
     def ok(self) -> bool:
         """True when the job completed and every item is done."""
-        return self.status is JobStatus.COMPLETED and self.counts.done == self.counts.total
+        return self.status is JobStatus.COMPLETED and self.counts.succeeded == self.counts.total
 
     @property
     def summary_path(self) -> Path | None:

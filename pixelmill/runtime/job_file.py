@@ -9,6 +9,7 @@ inputs = ["photos/", "more/*.png"]   # relative to the job file's directory
 export_dir = "out"                   # likewise
 output_dir = "out/images"            # optional; likewise
 analyses = ["rgb_histogram", "channel_stats"]
+formats = ["jpeg", "png", "heic"]    # optional; default: the config's [input] formats
 [[pipeline]]
 op = "thumbnail"
 size = 512
@@ -21,8 +22,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.errors import ConfigError
+from pixelmill.imaging.formats import check_formats
 from pixelmill.imaging.pipeline import DEFAULT_MAX_PIXELS
 from pixelmill.runtime.config_file import (
+    _NAMES,
     _TEXT,
     CURRENT_VERSION,
     _Check,
@@ -57,6 +60,8 @@ _SCHEMA: dict[str, Any] = {
         "export_dir": _TEXT,
         "output_dir": _TEXT,
         "analyses": _STEPS,
+        "cache": ("true or false", lambda v: isinstance(v, bool)),
+        "formats": _NAMES,
     },
     "pipeline": _STEPS,
 }
@@ -126,6 +131,8 @@ def _job(
         analyses=job.get("analyses", []),
         priority=job.get("priority", "normal"),
         name=job.get("name"),
+        cache=job.get("cache", True),
+        formats=check_formats(job["formats"], key="job.formats") if "formats" in job else None,
     )
     spec.to_order(job_id="check", max_pixels=max_pixels)
     return spec

@@ -146,6 +146,9 @@ class Runtime:
                 admission_control=config.admission_control,
                 batch_max=config.batch_items,
                 journal=self.store_path,
+                cache_enabled=config.cache_enabled,
+                cache_max_entries=config.cache_max_entries,
+                verify_cache=config.verify_cache,
             ),
         }
         if not config.monitor_enabled:
@@ -218,7 +221,8 @@ class Runtime:
             BusyRuntimeError: still no room after `timeout`.
             ClosedRuntimeError: the runtime was shut down.
         """
-        order = spec.to_order(job_id=new_job_id(), max_pixels=self.config.max_pixels)
+        order = spec.to_order(job_id=new_job_id(), max_pixels=self.config.max_pixels,
+                              formats=self.config.formats)
         return self._start(order, on_event=on_event, timeout=timeout, resume=False)
 
     def resume(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelmill.errors import ConfigError
+from pixelmill.imaging.formats import DEFAULT_FORMATS
 from pixelmill.imaging.pipeline import Pipeline
 from pixelmill.imaging.steps import Step, analysis_def, op_def
 from pixelmill.messages import JobOrder, Priority
@@ -47,9 +48,19 @@ class JobSpec:
     name: str | None = None
     charts: bool = False
     """Also draw each image's RGB histogram as a PNG under `export_dir/charts/`."""
+    cache: bool = True
+    """Reuse the results and outputs of earlier work on the same bytes with the same
+    pipeline (the result cache); False works every item again."""
+    formats: Sequence[str] | None = None
+    """The image formats to read ("JPEG", "heic", ...); None: the Runtime's `formats`."""
 
-    def to_order(self, *, job_id: str, max_pixels: int) -> JobOrder:
-        """Validate everything and build the order the JobManager runs."""
+    def to_order(
+        self, *, job_id: str, max_pixels: int, formats: Sequence[str] = DEFAULT_FORMATS
+    ) -> JobOrder:
+        """Validate everything and build the order the JobManager runs.
+
+        `formats` is the Runtime's, used unless the spec has its own.
+        """
         if isinstance(self.inputs, str | os.PathLike) or not self.inputs:
             raise ConfigError("inputs: expected a non-empty list of files, directories or globs")
         inputs = tuple(os.fspath(path) for path in self.inputs)
@@ -57,7 +68,8 @@ class JobSpec:
             if isinstance(getattr(self, field_name), str | Mapping):
                 raise ConfigError(f"{field_name}: expected a list of steps")
         pipeline = Pipeline.validated(
-            steps=self.pipeline, analyses=self.analyses, max_pixels=max_pixels
+            steps=self.pipeline, analyses=self.analyses, max_pixels=max_pixels,
+            formats=formats if self.formats is None else self.formats,
         )
         export_dir = Path(self.export_dir).expanduser().absolute()
         saves = any(step.name == "save" for step in pipeline.steps)
@@ -78,6 +90,7 @@ class JobSpec:
             priority=_priority(self.priority),
             exclude_dirs=tuple(d for d in (output_dir, export_dir) if d is not None),
             charts=self.charts,
+            cache=bool(self.cache),
             plugins=plugins_of(pipeline),
         )
 

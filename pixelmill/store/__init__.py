@@ -7,6 +7,7 @@ time through its own `JobStore(path, readonly=True)`.
 
 from __future__ import annotations
 
+from pixelmill.store._cache import CacheEntry, CacheStats, FileIdentity, OutputFile
 from pixelmill.store._job_store import STORE_FILE, JobStore
 from pixelmill.store._location import state_dir
 from pixelmill.store._owner import HEARTBEAT_EVERY_S, Owner
@@ -18,9 +19,13 @@ __all__ = [
     "INTERRUPTED",
     "SCHEMA_VERSION",
     "STORE_FILE",
+    "CacheEntry",
+    "CacheStats",
+    "FileIdentity",
     "ItemRow",
     "JobRow",
     "JobStore",
+    "OutputFile",
     "Owner",
     "RunRow",
     "state_dir",

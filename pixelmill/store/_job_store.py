@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, Self
 from pixelmill.errors import BusyJobError, ConfigError
 from pixelmill.messages.export import ItemRecord
 from pixelmill.messages.jobs import FINAL_STATUSES, ItemStatus, JobStatus
-from pixelmill.store import _queries
+from pixelmill.store import _cache, _queries
 from pixelmill.store._batch import Batch, transaction
+from pixelmill.store._cache import CacheEntry, CacheStats, FileIdentity
 from pixelmill.store._errors import sqlite_errors
 from pixelmill.store._owner import Owner
 from pixelmill.store._rows import (
@@ -279,6 +280,63 @@ class JobStore:
         """
         self._batch.commit(self._connection, self.path)
 
+    # -- the result cache -----------------------------------------------------
+
+    def record_file_hash(self, path: str, identity: FileIdentity) -> None:
+        """Buffer what a file's bytes hash to, with what identified it on disk then."""
+        self._buffer(_cache.UPSERT_FILE, _cache.file_params(path, identity, time.time()))
+
+    def record_cache_entry(
+        self, content_hash: bytes, fingerprint: str, entry: CacheEntry
+    ) -> None:
+        """Buffer the work done on some bytes; a later one for the same key replaces it."""
+        key = (content_hash, fingerprint)
+        self._buffer(_cache.UPSERT_ENTRY, _cache.entry_params(key, entry, time.time()))
+
+    def touch_cache_entry(self, content_hash: bytes, fingerprint: str) -> None:
+        """Buffer a hit: the entry is used now (the least recently used go first)."""
+        self._buffer(_cache.TOUCH_ENTRY, (time.time(), content_hash, fingerprint))
+
+    def file_hashes(self, paths: Sequence[str]) -> dict[str, FileIdentity]:
+        """What each of `paths` hashed to when last seen, for those ever hashed.
+
+        Reads what is committed: a hash buffered by this writer is not seen
+        (the cache never needs one written in the same turn).
+        """
+        with self._reading(flush=False):
+            return _cache.select_files(self._connection, paths)
+
+    def cache_entries(
+        self, keys: Sequence[tuple[bytes, str]]
+    ) -> dict[tuple[bytes, str], CacheEntry]:
+        """The entries of those (content hash, fingerprint) keys that the cache has.
+
+        Reads what is committed, as `file_hashes`.
+        """
+        with self._reading(flush=False):
+            return _cache.select_entries(self._connection, keys)
+
+    def trim_cache(self, max_entries: int) -> int:
+        """Delete the least recently used entries beyond `max_entries`; how many went."""
+        self._check_writable()
+        self.flush()
+        with transaction(self._connection, self.path) as connection:
+            return _cache.trim(connection, max_entries)
+
+    def clear_cache(self) -> int:
+        """Delete every cache entry and file hash; how many entries went."""
+        self._check_writable()
+        self.flush()
+        with transaction(self._connection, self.path) as connection:
+            deleted: int = connection.execute("DELETE FROM cache").rowcount
+            connection.execute("DELETE FROM file_hashes")
+        return deleted
+
+    def cache_stats(self, recent: int = 10) -> CacheStats:
+        """Entries, their size, and how many items of the `recent` last jobs were hits."""
+        with self._reading():
+            return _cache.stats(self._connection, recent)
+
     def prune(self, older_than_days: float, now: float | None = None) -> int:
         """Delete jobs that ended, or were left, more than `older_than_days` ago.
 
@@ -301,6 +359,9 @@ class JobStore:
             for job_id in doomed:
                 for table in ("items", "runs", "jobs"):
                     connection.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
+            # Work nobody used since the cutoff, and files not seen since, go too.
+            connection.execute("DELETE FROM cache WHERE used_at < ?", (cutoff,))
+            connection.execute("DELETE FROM file_hashes WHERE seen_at < ?", (cutoff,))
         return len(doomed)
 
     def close(self) -> None:
@@ -366,8 +427,8 @@ class JobStore:
         finals = tuple(status.value for status in FINAL_STATUSES)
         with self._reading():
             cursor = self._connection.execute(
-                f"SELECT * FROM items WHERE job_id = ? AND status IN ({', '.join('?' * 4)}) "
-                "ORDER BY idx",
+                "SELECT * FROM items WHERE job_id = ? AND status IN "
+                f"({', '.join('?' * len(finals))}) ORDER BY idx",
                 (job_id, *finals),
             )
         records = _queries.stream(cursor, outcome_record, self.path)
@@ -397,9 +458,10 @@ class JobStore:
             raise ValueError(f"the job store {self.path} is closed")
 
     @contextmanager
-    def _reading(self) -> Iterator[None]:
+    def _reading(self, *, flush: bool = True) -> Iterator[None]:
         self._check_open()
-        self.flush()
+        if flush:
+            self.flush()
         with sqlite_errors(self.path, "read"):
             yield
 

@@ -7,7 +7,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from pixelmill.errors import ConfigError
-from pixelmill.messages.jobs import ItemStatus
+from pixelmill.messages.jobs import FINAL_STATUSES, ItemStatus
 from pixelmill.store._errors import sqlite_errors
 from pixelmill.store._rows import (
     INTERRUPTED,
@@ -48,12 +48,7 @@ _JOB_COLUMNS: Final = ", ".join(
         "(SELECT count(*) FROM items i WHERE i.job_id = j.job_id)) ELSE j.total END AS total",
         *(
             _live_count(status)
-            for status in (
-                ItemStatus.DONE,
-                ItemStatus.FAILED,
-                ItemStatus.SKIPPED,
-                ItemStatus.CANCELLED,
-            )
+            for status in FINAL_STATUSES
         ),
     ]
 )

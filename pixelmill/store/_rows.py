@@ -33,7 +33,7 @@ INTERRUPTED: Final = "interrupted"
 """The status of a job whose runtime stopped, or died, before it finished; a resume may
 run it."""
 
-COUNT_KEYS: Final = ("total", "done", "failed", "skipped", "cancelled")
+COUNT_KEYS: Final = ("total", "done", "cached", "failed", "skipped", "cancelled")
 """The keys of a job's counts, as `JobCounts.as_dict` gives them."""
 
 

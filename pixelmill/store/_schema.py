@@ -122,7 +122,36 @@ DROP TABLE attempts;
 keep their state on the way (not only their outcome) and what identifies their input;
 every start of an item is a row of `runs`, its outcome filled in when it ends."""
 
-_MIGRATIONS: Final = (_V1, _V2)
+_V3 = """
+ALTER TABLE jobs ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE cache (
+    content_hash BLOB NOT NULL,
+    fingerprint  TEXT NOT NULL,
+    result_json  TEXT NOT NULL,
+    outputs_json TEXT NOT NULL,
+    bytes        INTEGER NOT NULL,
+    created_at   REAL NOT NULL,
+    used_at      REAL NOT NULL,
+    hits         INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (content_hash, fingerprint)
+) WITHOUT ROWID;
+CREATE INDEX cache_by_use ON cache (used_at);
+
+CREATE TABLE file_hashes (
+    path         BLOB PRIMARY KEY,
+    device       INTEGER NOT NULL,
+    inode        INTEGER NOT NULL,
+    size         INTEGER NOT NULL,
+    mtime_ns     INTEGER NOT NULL,
+    content_hash BLOB NOT NULL,
+    seen_at      REAL NOT NULL
+) WITHOUT ROWID;
+"""
+"""Version 3: the result cache (work done, by the input's bytes and the work's
+fingerprint) and the identity of files already hashed; jobs count cached items."""
+
+_MIGRATIONS: Final = (_V1, _V2, _V3)
 """`_MIGRATIONS[n]` takes a store from schema version n to n + 1; append, never edit."""
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

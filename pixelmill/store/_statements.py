@@ -53,7 +53,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 FINISH_JOB = """
 UPDATE jobs SET status = ?, reason = ?, message = ?, finished_at = ?,
-    total = ?, done = ?, failed = ?, skipped = ?, cancelled = ?
+    total = ?, done = ?, cached = ?, failed = ?, skipped = ?, cancelled = ?
 WHERE job_id = ?
 """
 HEARTBEAT = "UPDATE jobs SET heartbeat_at = ? WHERE job_id = ? AND status = 'running'"

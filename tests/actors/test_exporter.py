@@ -84,7 +84,7 @@ def test_rows_stream_under_temporary_names_until_the_close_renames_them(
     assert rows[1]["path"] == "/in/bad\nname.jpg"
     assert float(rows[2]["r_mean"]) == 20.0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["counts"] == {"total": 3, "done": 2, "failed": 0, "skipped": 1,
+    assert summary["counts"] == {"total": 3, "done": 2, "cached": 0, "failed": 0, "skipped": 1,
                                  "cancelled": 0}
     assert summary["items"][1] == {
         "index": 1, "path": "/in/bad\nname.jpg", "status": "skipped",

@@ -149,7 +149,7 @@ def test_every_item_is_processed_exported_and_the_job_finishes(
     finished = rig.finish_export()
     assert finished.status is JobStatus.COMPLETED
     assert finished.counts.as_dict() == {
-        "total": 5, "done": 5, "failed": 0, "skipped": 0, "cancelled": 0,
+        "total": 5, "done": 5, "cached": 0, "failed": 0, "skipped": 0, "cancelled": 0,
     }
     assert finished.export_files == ("summary.json",)
     budget = rig.budget()
@@ -231,7 +231,7 @@ def test_an_abort_fails_the_item_and_skips_what_has_not_started(
     assert finished.status is JobStatus.ABORTED
     assert finished.reason == "output.no_space"
     assert finished.counts.as_dict() == {
-        "total": 5, "done": 2, "failed": 1, "skipped": 2, "cancelled": 0,
+        "total": 5, "done": 2, "cached": 0, "failed": 1, "skipped": 2, "cancelled": 0,
     }
     assert rig.budget().leases == 0
 

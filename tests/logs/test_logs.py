@@ -308,7 +308,7 @@ def test_the_summary_gives_each_job_a_timeline_finished_or_not(log: Path) -> Non
     assert (alpha.submitted, alpha.first_item, alpha.finished) == tuple(
         job_log()[i]["timestamp"] for i in (1, 2, 10))
     assert alpha.counts is not None
-    assert alpha.counts.as_dict() == {"total": 4, "done": 3, "failed": 0, "skipped": 1,
+    assert alpha.counts.as_dict() == {"total": 4, "done": 3, "cached": 0, "failed": 0, "skipped": 1,
                                       "cancelled": 0}
     assert (alpha.items_done, alpha.item_failures, alpha.retries) == (3, 3, 2)
     assert (beta.job_id, beta.status, beta.finished, beta.counts) == (JOB_B, None, None, None)

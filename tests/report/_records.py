@@ -80,7 +80,7 @@ def problem_record(
 
 def summary_of(records: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
     """A `summary.json` head that counts `records`."""
-    counts = {"total": len(records), "done": 0, "failed": 0, "skipped": 0, "cancelled": 0}
+    counts = {"total": len(records), "done": 0, "cached": 0, "failed": 0, "skipped": 0, "cancelled": 0}
     for record in records:
         counts[record["status"]] += 1
     return {

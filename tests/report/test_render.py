@@ -157,8 +157,23 @@ def test_the_summary_shows_name_status_reason_duration_counts_and_rate(tmp_path:
     assert "2026-11-28 17:18:25 UTC" in page
     cards = re.findall(r'<div class="value">([\d,]+)</div><div class="what">(\w+)', page)
     assert cards == [
-        ("14", "Total"), ("10", "Done"), ("2", "Failed"), ("1", "Skipped"), ("1", "Cancelled"),
+        ("14", "Total"), ("10", "Done"), ("0", "Cached"), ("2", "Failed"), ("1", "Skipped"),
+        ("1", "Cancelled"),
     ]  # fmt: skip
+
+
+def test_items_from_the_cache_have_their_card_and_count_among_the_measured(
+    tmp_path: Path,
+) -> None:
+    records = [done_record(0), {**done_record(1), "status": "cached", "duration_ms": 0.0},
+               {**done_record(2), "status": "cached", "duration_ms": 0.0}]
+    page = render_report(summary_of(records), records, export_dir=tmp_path)
+
+    cards = dict((what, value) for value, what in
+                 re.findall(r'<div class="value">([\d,]+)</div><div class="what">(\w+)', page))
+    assert (cards["Done"], cards["Cached"]) == ("1", "2")
+    assert "over 3 done or cached items" in page
+    assert "3 of 3 done items" in page  # the gallery shows the cached ones too
 
 
 def test_outputs_inside_the_export_dir_are_linked_by_relative_path(tmp_path: Path) -> None:

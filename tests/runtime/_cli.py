@@ -90,7 +90,7 @@ def assert_complete(tmp_path: Path, state: Path) -> None:
         assert sorted(listed) == inputs
     assert {r["status"] for r in records} == {"done"}
     assert summary["status"] == "completed"
-    assert summary["counts"] == {"total": len(inputs), "done": len(inputs), "failed": 0,
+    assert summary["counts"] == {"total": len(inputs), "done": len(inputs), "cached": 0, "failed": 0,
                                  "skipped": 0, "cancelled": 0}
     for record in records:
         (output,) = record["outputs"]

@@ -21,7 +21,7 @@ def test_run_batch_runs_a_job_and_leaves_no_actor_behind(tmp_path: Path) -> None
         timeout=60,
     )
     assert result.counts.as_dict() == {
-        "total": 4, "done": 3, "failed": 0, "skipped": 1, "cancelled": 0,
+        "total": 4, "done": 3, "cached": 0, "failed": 0, "skipped": 1, "cancelled": 0,
     }
     assert result.summary_path is not None and result.summary_path.exists()
     assert pykka.ActorRegistry.get_all() == []

@@ -53,7 +53,7 @@ class _Events:
 def _assert_every_input_exactly_once(result: JobResult, out: Path, state: Path) -> None:
     assert result.status is JobStatus.COMPLETED, (result.reason, result.message)
     assert result.counts.as_dict() == {
-        "total": COUNT, "done": COUNT, "failed": 0, "skipped": 0, "cancelled": 0,
+        "total": COUNT, "done": COUNT, "cached": 0, "failed": 0, "skipped": 0, "cancelled": 0,
     }
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     rows = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))

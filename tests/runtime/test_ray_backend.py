@@ -56,7 +56,7 @@ def test_a_job_gives_identical_exports_locally_and_on_ray(
     ray_runtime: Runtime, tmp_path: Path
 ) -> None:
     inputs = write_sample_set(tmp_path / "in", 10, seed=8, broken=2)
-    with Runtime(workers=2) as local:
+    with Runtime(workers=2, cache_enabled=False) as local:  # Ray works them too
         local.submit(_spec(inputs, tmp_path / "local")).wait(timeout=60)
     result = ray_runtime.submit(_spec(inputs, tmp_path / "ray")).wait(timeout=120)
     assert result.counts.done == 10

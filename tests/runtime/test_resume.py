@@ -29,7 +29,7 @@ def test_a_finished_job_is_listed_with_its_counts(tmp_path: Path) -> None:
         result = runtime.submit(_spec(inputs, tmp_path / "out")).wait(timeout=60)
         (row,) = runtime.jobs()
     assert (row.job_id, row.name, row.status) == (result.job_id, "resumable", "completed")
-    assert row.counts == {"total": 4, "done": 3, "failed": 0, "skipped": 1, "cancelled": 0}
+    assert row.counts == {"total": 4, "done": 3, "cached": 0, "failed": 0, "skipped": 1, "cancelled": 0}
 
 
 def test_a_cancelled_job_resumes_without_redoing_what_it_finished(tmp_path: Path) -> None:
@@ -172,7 +172,7 @@ def test_a_resume_after_the_folder_changed_keeps_redoes_adds_and_accounts_for_ev
     assert len({r["index"] for r in records.values()}) == len(records) == 14
     rows = (out / "results.csv").read_text().splitlines()
     assert len(rows) == 1 + 14
-    assert second.counts.as_dict() == {"total": 14, "done": 12, "failed": 0, "skipped": 2,
+    assert second.counts.as_dict() == {"total": 14, "done": 12, "cached": 0, "failed": 0, "skipped": 2,
                                        "cancelled": 0}
     for path in (removed_done, removed_not_done):
         assert (records[path]["status"], records[path]["reason"]) == ("skipped", "input.missing")

@@ -204,7 +204,7 @@ def test_the_monitor_and_budget_answer(runtime: Runtime) -> None:
 
 
 def test_the_log_is_json_lines_with_job_fields(runtime: Runtime, tmp_path: Path) -> None:
-    write_image(tmp_path / "a.png")
+    write_image(tmp_path / "a.png", color=(1, 2, 3))  # bytes no other test here caches
     result = runtime.submit(_job([tmp_path / "a.png"], tmp_path / "out")).wait(timeout=60)
     assert runtime.config.log_file is not None
     lines = [json.loads(line) for line in runtime.config.log_file.read_text().splitlines()]

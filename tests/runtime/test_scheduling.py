@@ -109,7 +109,9 @@ def test_results_are_identical_with_every_feature_on_and_off(tmp_path: Path) -> 
     inputs = write_sample_set(tmp_path / "in", 8, seed=6, broken=2)
     with Runtime(workers=2) as runtime:
         runtime.submit(_spec(inputs, tmp_path / "on")).wait(timeout=60)
-    with Runtime(workers=2, monitor_enabled=False, admission_control=False) as runtime:
+    # Without the cache: the second run works every item too.
+    with Runtime(workers=2, monitor_enabled=False, admission_control=False,
+                 cache_enabled=False) as runtime:
         assert runtime.metrics().latest is None
         runtime.submit(_spec(inputs, tmp_path / "off")).wait(timeout=60)
     assert _rows(tmp_path / "on") == _rows(tmp_path / "off")

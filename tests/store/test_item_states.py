@@ -95,7 +95,7 @@ def test_a_running_jobs_counts_count_only_items_at_their_end(store: JobStore) ->
     row = store.job("job1")
 
     assert row is not None
-    assert row.counts == {"total": 10, "done": 1, "failed": 1, "skipped": 1, "cancelled": 1}
+    assert row.counts == {"total": 11, "done": 1, "cached": 1, "failed": 1, "skipped": 1, "cancelled": 1}
 
 
 _MIXED = [

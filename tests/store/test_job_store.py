@@ -36,7 +36,7 @@ def test_a_recorded_job_reads_back_with_its_spec(store: JobStore) -> None:
 
 def test_a_finished_job_keeps_its_status_reason_counts_and_duration(store: JobStore) -> None:
     record_job(store, created_at=1000.0)
-    counts = {"total": 3, "done": 1, "failed": 1, "skipped": 1, "cancelled": 0}
+    counts = {"total": 3, "done": 1, "cached": 0, "failed": 1, "skipped": 1, "cancelled": 0}
 
     store.finish_job(
         "job1",
@@ -62,7 +62,7 @@ def test_a_running_job_counts_the_outcomes_recorded_so_far(store: JobStore) -> N
     row = store.job("job1")
 
     assert row is not None
-    assert row.counts == {"total": 2, "done": 1, "failed": 0, "skipped": 0, "cancelled": 1}
+    assert row.counts == {"total": 2, "done": 1, "cached": 0, "failed": 0, "skipped": 0, "cancelled": 1}
 
 
 def test_an_outcome_reads_back_as_an_item_row(store: JobStore) -> None:

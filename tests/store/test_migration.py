@@ -128,10 +128,10 @@ def test_a_reader_of_a_version_1_store_is_told_to_migrate_it(v1_store: Path) -> 
 def test_opening_a_version_1_store_migrates_it_to_the_current_version(v1_store: Path) -> None:
     JobStore(v1_store).close()
 
-    assert _user_version(v1_store) == SCHEMA_VERSION == 2
+    assert _user_version(v1_store) == SCHEMA_VERSION == 3
     with closing(sqlite3.connect(v1_store)) as connection:
         names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-    assert {"jobs", "items", "runs", "items_by_status", "jobs_by_created"} <= names
+    assert {"jobs", "items", "runs", "items_by_status", "jobs_by_created", "cache", "file_hashes"} <= names
     assert not names & {"attempts", "items_v2"}
     with JobStore(v1_store, readonly=True) as reader:
         assert [row.job_id for row in reader.jobs()] == ["left", "old"]
@@ -147,7 +147,7 @@ def test_a_migrated_job_reads_back_as_it_was_with_no_owner(v1_store: Path) -> No
         "holiday", "completed", 1, {"inputs": ["a"]},
     )
     assert (old.created_at, old.finished_at, old.duration_s) == (100.0, 160.0, 60.0)
-    assert old.counts == {"total": 2, "done": 1, "failed": 1, "skipped": 0, "cancelled": 0}
+    assert old.counts == {"total": 2, "done": 1, "cached": 0, "failed": 1, "skipped": 0, "cancelled": 0}
     assert (old.owner, old.heartbeat_at, old.runs) == (None, None, 1)
     assert left is not None
     assert (left.status, left.owner, left.runs) == (INTERRUPTED, None, 1)

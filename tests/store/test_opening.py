@@ -24,7 +24,7 @@ def _user_version(path: Path) -> int:
 def test_a_new_store_has_the_current_schema_version_and_wal(store_path: Path) -> None:
     JobStore(store_path).close()
 
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     assert _user_version(store_path) == SCHEMA_VERSION
     with closing(sqlite3.connect(store_path)) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
