@@ -4,32 +4,53 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from pixelmill.testing import write_sample_set
+from tests._web_service import free_port, read_events, wait_until_serving
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def run_example(name: str, tmp_path: Path) -> str:
-    """Run `examples/<name>` from an empty dir, with its state and temp files under `tmp_path`."""
+def run_example(
+    name: str, tmp_path: Path, *args: str, while_running: Callable[[subprocess.Popen[str]], None]
+    | None = None,
+) -> str:
+    """Run `examples/<name>` from an empty dir, with its state and temp files under `tmp_path`.
+
+    A script that serves until stopped is given `while_running`: called with
+    the running process, then the script gets a Ctrl-C (SIGINT) and must exit 0.
+    """
     (tmp_path / "tmp").mkdir()
     env = os.environ | {
         "PIXELMILL_STATE": str(tmp_path / "state"),  # never the home dir
         "TMPDIR": str(tmp_path / "tmp"),  # what a script keeps stays in the test's dir
     }
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
+    process = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / name), *args], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    assert done.returncode == 0, f"{name} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
-    assert "Traceback" not in done.stderr, done.stderr
-    return done.stdout
+    try:
+        if while_running is not None:
+            while_running(process)
+            process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=100)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, f"{name} exited {process.returncode}:\n{stdout}\n{stderr}"
+    assert "Traceback" not in stderr, stderr
+    return stdout
 
 
 def test_every_example_has_a_test_and_a_readme_line() -> None:
@@ -91,3 +112,28 @@ def test_inspect_logs_groups_errors_by_class_and_lists_the_slowest(tmp_path: Pat
     slowest = out.split("slowest items:\n")[1].split("every ")[0]
     assert len(re.findall(r"^ +[\d.]+ ms  photo_\d+\.\w+$", slowest, re.MULTILINE)) == 3, out
     assert len(re.findall(r"^  broken_\d+_\w+\.\w+: ", out, re.MULTILINE)) == 6, out
+
+
+def test_web_service_runs_a_job_over_http_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    write_sample_set(tmp_path / "root" / "photos", 3, broken=1)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    seen: list[tuple[str, dict[str, object]]] = []
+
+    def drive(process: subprocess.Popen[str]) -> None:
+        wait_until_serving(url, process)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            spec = {"name": "thumbs", "inputs": ["photos"], "analyses": ["channel_stats"],
+                    "pipeline": [{"op": "thumbnail", "size": 64}, {"op": "save", "format": "png"}]}
+            created = client.post("/jobs", json=spec)
+            assert created.status_code == 201, created.text
+            seen.extend(read_events(client, f"/jobs/{created.json()['id']}/events"))
+
+    out = run_example("web_service.py", tmp_path, "--port", str(port), "--root", "root",
+                      "--state", "service", "--workers", "1", while_running=drive)
+    kind, end = seen[-1]
+    assert kind == "end", seen
+    assert end["counts"] == {"total": 4, "done": 3, "cached": 0, "failed": 0, "skipped": 1,
+                             "cancelled": 0}, end
+    assert "web_service: stopped" in out
+    assert list((tmp_path / "service" / "exports").glob("*/report.html"))
