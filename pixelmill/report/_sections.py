@@ -19,7 +19,7 @@ from pixelmill.report._digest import (
 )
 from pixelmill.report._svg import Series, bars_svg, rgb_histogram_svg
 from pixelmill.report._text import esc, format_count, format_duration, format_number
-from pixelmill.report._thumbnails import thumbnail_for
+from pixelmill.report._thumbnails import ThumbnailBudget, thumbnail_for
 
 __all__ = ["distributions_section", "gallery_section", "problems_section", "summary_section"]
 
@@ -137,7 +137,8 @@ def gallery_section(digest: JobDigest, export_dir: Path) -> str:
             f'<p class="note">The {format_count(len(items))} lowest indices are shown; '
             "results.jsonl and results.csv list every item.</p>"
         )
-    cards = "".join(_gallery_item(item, n, export_dir) for n, item in enumerate(items))
+    budget = ThumbnailBudget()
+    cards = "".join(_gallery_item(item, n, export_dir, budget) for n, item in enumerate(items))
     body = f'<div class="gallery">{cards}</div>' if items else '<p class="note">No done items.</p>'
     return (
         f'<section id="gallery"><h2>Gallery <span class="count">{shown}</span></h2>'
@@ -305,17 +306,18 @@ def _sharpness_chart(bins: Distribution) -> str:
     )
 
 
-def _gallery_item(item: GalleryItem, position: int, export_dir: Path) -> str:
+def _gallery_item(
+    item: GalleryItem, position: int, export_dir: Path, budget: ThumbnailBudget
+) -> str:
     name = item.path.rsplit("/", 1)[-1] or item.path
     if item.outputs:
-        thumbnail = thumbnail_for(item.outputs[0], export_dir)
+        thumbnail = thumbnail_for(item.outputs[0], export_dir, budget)
         if thumbnail.src is None:
             picture = f'<div class="missing">{esc(thumbnail.note)}</div>'
         else:
-            src = esc(thumbnail.src)
-            picture = f'<img src="{src}" alt="Output of {esc(name)}" loading="lazy">'
-            if thumbnail.linked:
-                picture = f'<a href="{src}">{picture}</a>'
+            picture = f'<img src="{esc(thumbnail.src)}" alt="Output of {esc(name)}">'
+        if thumbnail.href is not None:
+            picture = f'<a href="{esc(thumbnail.href)}">{picture}</a>'
     else:
         picture = '<div class="missing">no output image</div>'
     meta = [f"#{item.index}"]

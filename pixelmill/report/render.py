@@ -27,9 +27,8 @@ FILES_PER_REASON = 50
 """How many items each reason group lists by default: the lowest indices."""
 
 # Defence in depth: even if some text escaped escaping, no script, frame, font
-# or fetch can run or leave the machine; images come from the file's own
-# directory tree or from data: URIs only.
-_POLICY = "default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'"
+# or fetch can run or leave the machine; images are data: URIs, nothing else.
+_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 def render_report(
@@ -47,11 +46,12 @@ def render_report(
     status, reason, times, counts, rate); the failed, skipped and cancelled
     items grouped by reason class; histograms of luminance, sharpness (log
     scale) and colour means across the done items; and a gallery of output
-    thumbnails, each with its RGB histogram. Output images inside
-    `export_dir` are linked by relative path (keep the report in
-    `export_dir`); any others are embedded as small JPEG data: URIs (see
-    `thumbnail_for`). Every name and message is escaped, with undecodable
-    bytes and control characters shown as backslash escapes. The returned
+    thumbnails, each with its RGB histogram. Every thumbnail is embedded as
+    a small JPEG data: URI (at most 30 kB each, 4 MB in all: see
+    `thumbnail_for`), so the page shows them when mailed alone; outputs
+    inside `export_dir` are also linked at full size by relative path.
+    Every name and message is escaped, with undecodable bytes and control
+    characters shown as backslash escapes. The returned
     text holds no lone surrogate, so it always encodes as UTF-8.
 
     Args:

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from pixelmill.report import REPORT_HTML, read_records, write_report
+from pixelmill.testing import write_image
 from tests.report._page import read_page
 from tests.report._records import done_record, problem_record, summary_of
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
 
 def export(tmp_path: Path) -> Path:
+    write_image(tmp_path / "photo_0000.jpg")
     records = [done_record(0, outputs=[str(tmp_path / "photo_0000.jpg")]), problem_record(1)]
     with (tmp_path / "results.jsonl").open("w", encoding="utf-8") as out:
         for record in records:
@@ -32,7 +34,8 @@ def test_the_report_is_written_beside_the_export_files_and_nothing_else(tmp_path
     assert set(tmp_path.iterdir()) == before | {written}
     page = read_page(written.read_text(encoding="utf-8"))
     assert page.errors == []
-    assert page.with_tag("img")[0]["src"] == "photo_0000.jpg"
+    assert (page.with_tag("img")[0]["src"] or "").startswith("data:image/jpeg;base64,")
+    assert page.with_tag("a")[-1]["href"] == "photo_0000.jpg"
 
 
 def test_a_summary_given_is_used_instead_of_summary_json(tmp_path: Path) -> None:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pytest
 from PIL import Image
 
-from pixelmill.report import render_report
+from pixelmill.report import _thumbnails, render_report
+from pixelmill.report._thumbnails import (
+    MAX_THUMBNAIL_BYTES,
+    THUMBNAIL_BOX,
+    ThumbnailBudget,
+    thumbnail_for,
+)
 from tests.report._page import PageReader, read_page
 from tests.report._records import (
     HOSTILE_NAME,
@@ -176,11 +186,18 @@ def test_items_from_the_cache_have_their_card_and_count_among_the_measured(
     assert "3 of 3 done items" in page  # the gallery shows the cached ones too
 
 
-def test_outputs_inside_the_export_dir_are_linked_by_relative_path(tmp_path: Path) -> None:
+def test_outputs_inside_the_export_dir_are_embedded_and_linked_at_full_size(
+    tmp_path: Path,
+) -> None:
     output = tmp_path / "thumbs" / "a b#1.jpg"
+    output.parent.mkdir()
+    Image.new("RGB", (1600, 1200), (20, 90, 200)).save(output)
     page = read_page(render([done_record(0, outputs=[str(output)])], tmp_path))
 
-    assert page.with_tag("img")[0]["src"] == "thumbs/a%20b%231.jpg"
+    src = page.with_tag("img")[0]["src"] or ""
+    assert src.startswith("data:image/jpeg;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as shown:
+        assert shown.size == (THUMBNAIL_BOX[0], 192)  # 1600x1200 in a 256 box
     assert image_links(page) == ["thumbs/a%20b%231.jpg"]
 
 
@@ -196,6 +213,41 @@ def test_outputs_outside_the_export_dir_are_embedded_as_small_data_uris(tmp_path
     assert src.startswith("data:image/jpeg;base64,")
     assert len(src) < 20_000
     assert image_links(page) == []
+
+
+def test_a_busy_image_is_encoded_again_smaller_until_it_fits(tmp_path: Path) -> None:
+    noise = Image.frombytes("RGB", THUMBNAIL_BOX, np.random.default_rng(5).bytes(256 * 256 * 3))
+    noise.save(tmp_path / "noise.png")
+    first_try = io.BytesIO()
+    noise.save(first_try, format="JPEG", quality=72)
+    # NOTE: at the first size and quality it would not fit; else this tests nothing.
+    assert len(base64.b64encode(first_try.getvalue())) > MAX_THUMBNAIL_BYTES
+
+    thumbnail = thumbnail_for(str(tmp_path / "noise.png"), tmp_path, ThumbnailBudget())
+
+    assert thumbnail.src is not None
+    assert thumbnail.src.startswith("data:image/jpeg;base64,")
+    assert len(thumbnail.src) <= MAX_THUMBNAIL_BYTES
+
+
+def test_the_gallery_embeds_thumbnails_up_to_the_reports_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = []
+    for index in range(12):
+        Image.effect_noise((300, 300), 40 + index).convert("RGB").save(tmp_path / f"{index}.jpg")
+        records.append(done_record(index, outputs=[str(tmp_path / f"{index}.jpg")]))
+    one = len(thumbnail_for(str(tmp_path / "0.jpg"), tmp_path, ThumbnailBudget()).src or "")
+    monkeypatch.setattr(_thumbnails, "THUMBNAILS_BUDGET_BYTES", 5 * one)
+
+    page = read_page(render(records, tmp_path))
+
+    sources = [img["src"] or "" for img in page.with_tag("img")]
+    assert 3 <= len(sources) < 12
+    assert sum(map(len, sources)) <= 5 * one
+    assert "not embedded: the report's thumbnails are at their limit" in "".join(page.text)
+    # Each one left out is still linked at full size.
+    assert len(image_links(page)) == 12
 
 
 def test_an_unreadable_output_gets_a_note_instead_of_an_image(tmp_path: Path) -> None:
