@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from rich.console import Console
+    from rich.progress import ProgressColumn
 
     from pixelmill.messages import JobProgress
     from pixelmill.runtime.handle import JobEvent, JobHandle, JobResult
@@ -78,7 +79,8 @@ def follow_job(
 ) -> JobResult:
     """Wait for the job while showing its progress; the first Ctrl-C cancels it.
 
-    On a terminal: a live bar (done/not done/total, rate, ETA, memory). Not
+    On a terminal: a live bar (finished/total; done, cached, failed and
+    skipped apart; rate, ETA, memory). Not
     on a terminal (CI, pipes, log files): one plain line every few seconds.
     With `as_json`: one JSON object per event on stdout. With `quiet`:
     nothing. Cancelling lets running items finish, marks the rest
@@ -88,41 +90,20 @@ def follow_job(
         return _follow_json(handle, interrupts)
     # rich is imported here, once the job runs: it costs 30 ms of start-up.
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import Progress
 
     show_bar = not quiet and sys.stderr.isatty()
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} not done"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[memory]}"),
-    )
     last_line = time.monotonic()
-    with Progress(*columns, console=Console(stderr=True), transient=True,
+    with Progress(*_bar_columns(), console=Console(stderr=True), transient=True,
                   disable=not show_bar) as bar:
-        task = bar.add_task(handle.name, total=None, failed=0, memory="")
+        task = bar.add_task(handle.name, total=None, outcomes="", rate="", memory="")
         while True:
             with contextlib.suppress(TimeoutError):
                 return handle.wait(timeout=0.2)
             _cancel_on_interrupt(handle, interrupts, bar.console)
             progress = handle.progress()
-            counts = progress.counts
             rss = memory_mb() if memory_mb is not None else None
-            bar.update(
-                task,
-                completed=counts.finished,
-                total=counts.total if progress.expanded else None,
-                failed=counts.failed + counts.skipped,
-                memory=f"{rss:.0f} MiB" if rss else "",
-            )
+            bar.update(task, **_bar_fields(progress, rss))
             if not quiet and not show_bar and time.monotonic() - last_line >= _PLAIN_EVERY_S:
                 last_line = time.monotonic()
                 print(_plain_line(progress, rss), file=sys.stderr, flush=True)
@@ -131,18 +112,53 @@ def follow_job(
 _PLAIN_EVERY_S = 5.0
 
 
+def _bar_columns() -> tuple[ProgressColumn, ...]:
+    """The live bar: name, bar, finished/total, each outcome apart, rate, ETA, memory."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+    return (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[outcomes]}"),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[memory]}"),
+    )
+
+
+def _bar_fields(progress: JobProgress, rss: float | None) -> dict[str, Any]:
+    """What `Progress.update` takes for the live bar, from a progress snapshot."""
+    counts = progress.counts
+    outcomes = [f"[green]{counts.done} done[/]", f"{counts.cached} cached",
+                f"[red]{counts.failed} failed[/]", f"[yellow]{counts.skipped} skipped[/]"]
+    if counts.cancelled:
+        outcomes.append(f"{counts.cancelled} cancelled")
+    return {
+        "completed": counts.finished,
+        "total": counts.total if progress.expanded else None,
+        "outcomes": " ".join(outcomes),
+        "rate": f"{_rate(progress):.1f} items/s",
+        "memory": f"{rss:.0f} MiB" if rss else "",
+    }
+
+
+def _rate(progress: JobProgress) -> float:
+    """Items finished per second since the job (this run of it) started."""
+    return progress.counts.finished / progress.elapsed_s if progress.elapsed_s > 0 else 0.0
+
+
 def _plain_line(progress: JobProgress, rss: float | None) -> str:
     counts = progress.counts
-    rate = counts.finished / progress.elapsed_s if progress.elapsed_s > 0 else 0.0
+    rate = _rate(progress)
     total = str(counts.total) if progress.expanded else f"{counts.total}+"
     eta = ""
     if progress.expanded and rate > 0:
         eta = f", ETA {(counts.total - counts.finished) / rate:.0f} s"
     memory = f", {rss:.0f} MiB" if rss else ""
     return (f"pixelmill: {progress.job_id}: {counts.finished}/{total} finished "
-            f"({counts.done} done, {counts.cached} cached, "
-            f"{counts.failed + counts.skipped} not done), "
-            f"{rate:.1f} items/s{eta}{memory}")
+            f"({counts.done} done, {counts.cached} cached, {counts.failed} failed, "
+            f"{counts.skipped} skipped), {rate:.1f} items/s{eta}{memory}")
 
 
 def _cancel_on_interrupt(handle: JobHandle, interrupts: Interrupts, console: Console) -> None:
