@@ -6,6 +6,7 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.actors._inputs import expand_inputs
+from pixelmill.actors._progress_log import ProgressLog
 from pixelmill.actors._result_cache import ResultCache
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.job_events import (
@@ -120,6 +121,7 @@ class JobManager(Actor):
         cache_enabled: bool = True,
         cache_max_entries: int = 1_000_000,
         verify_cache: bool = False,
+        progress_every_s: float | None = None,
     ) -> None:
         super().__init__(context)
         self._owner = owner or Owner.of_this_process()
@@ -137,6 +139,8 @@ class JobManager(Actor):
         self._inputs: dict[str, Iterator[Input]] = {}
         self._replays: dict[str, Iterator[ItemRecord]] = {}
         self._ticks = itertools.count()
+        self._progress_log = ProgressLog(progress_every_s)
+        """When each running job's `job.progress` record is due (every 5 s by default)."""
 
     def on_start(self) -> None:
         """Opens the job store in this actor's thread, which alone writes it, and takes
@@ -351,6 +355,8 @@ class JobManager(Actor):
         self._journal.flush()
         if next(self._ticks) % round(HEARTBEAT_EVERY_S / _FLUSH_EVERY_S) == 0 and self._jobs:
             self._journal.heartbeat(list(self._jobs))
+        for record in self._progress_log.due(self._jobs):
+            self.actor_log.info("job.progress", **record)
         self.actor_timer.tell_later(_FLUSH_EVERY_S, self.actor_ref, _Flush())
 
     def _cache_unreadable(self, error: PixelmillError) -> None:
