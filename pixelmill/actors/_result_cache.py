@@ -1,32 +1,32 @@
 """The JobManager's side of the result cache: hashes, lookups, outputs put back in place.
 
 It runs in the JobManager's thread and talks to the job store through the
-`Journal`. A cache entry is the work done on some bytes (their BLAKE2b hash)
-by a pipeline (its fingerprint): the analyses' results and the outputs
+`Journal`. It reads no input's bytes: their hashes are made by the workers
+that probe their headers (`ProbeHeaders`); here only files are stat'ed
+(the fast path) and outputs copied. A cache entry is the work done on some
+bytes (their BLAKE2b hash) by a pipeline (its fingerprint): the analyses' results and the outputs
 written, each with its size and modification time then.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pixelmill.actors.job_events import CacheAnswer, HeaderProbed
-from pixelmill.errors import PixelmillError
+from pixelmill.actors.job_events import CacheAnswer
 from pixelmill.imaging.atomic import open_atomic
-from pixelmill.imaging.fingerprint import content_hash, work_fingerprint
+from pixelmill.imaging.fingerprint import work_fingerprint
 from pixelmill.store import CacheEntry, FileIdentity, OutputFile
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pixelmill.actors._inputs import Input
-    from pixelmill.actors.job_events import LookupCache, ProbeHeader, RecordCache
+    from pixelmill.actors.job_events import LookupCache, RecordCache
     from pixelmill.actors.journal import Journal
-    from pixelmill.messages import JobOrder
+    from pixelmill.messages import HeadersRead, JobOrder
 
 __all__ = ["ResultCache"]
 
@@ -76,21 +76,19 @@ class ResultCache:
             for found in inputs
         )
 
-    def hashed(self, request: ProbeHeader, probed: HeaderProbed) -> HeaderProbed:
-        """`probed`, with the hash of the file's bytes when the job asked for it; the
-        file's identity on disk is kept with it for the next run's fast path."""
-        if not request.content_hash or probed.header is None:
-            return probed
-        try:
-            stat = os.stat(request.path)  # before reading: a later change shows
-            digest = content_hash(request.path)
-        except (OSError, PixelmillError):
-            return probed  # the worker will say precisely what is wrong with it
-        self._journal.record_file_hash(str(request.path), FileIdentity(
-            device=stat.st_dev, inode=stat.st_ino, size=stat.st_size,
-            mtime_ns=stat.st_mtime_ns, content_hash=digest,
-        ))
-        return dataclasses.replace(probed, content_hash=digest)
+    def remember(self, read: HeadersRead) -> None:
+        """Keep the hashes a worker's probes made with each file's identity on disk (as
+        it was opened, before any read), for the next run's fast path."""
+        if not self._enabled:
+            return
+        for outcome in read.outcomes:
+            probed = outcome.probed
+            if probed is None or probed.content_hash is None:
+                continue
+            self._journal.record_file_hash(str(outcome.path), FileIdentity(
+                device=probed.device, inode=probed.inode, size=probed.size,
+                mtime_ns=probed.mtime_ns, content_hash=probed.content_hash,
+            ))
 
     def look_up(self, fingerprint: str, requests: Sequence[LookupCache]) -> list[CacheAnswer]:
         """Answer each lookup: a hit whose outputs are (put back) in place, or a miss."""

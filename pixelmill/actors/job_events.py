@@ -1,7 +1,8 @@
 """What the pure `Job` is told (events) and what it answers (effects).
 
 The JobManager turns messages into events, calls `Job.handle`, and carries
-out the effects: it sends, schedules, reads inputs and headers, and writes the
+out the effects: it sends, schedules, reads inputs (a directory walk and
+stats, never a file's bytes: headers are probed in workers) and writes the
 store. The `Job` itself does none of these, so it can be driven and checked
 without an actor, a thread or a file.
 """
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pixelmill.actors._inputs import Input
-    from pixelmill.imaging.safe_open import ImageHeader
     from pixelmill.messages import JobFinished
     from pixelmill.store import ItemRow, RunRow
 
@@ -26,14 +26,11 @@ __all__ = [
     "CacheAnswer",
     "CacheLooked",
     "Effect",
-    "HeaderProbed",
-    "HeadersProbed",
     "InputsRead",
     "Later",
     "Log",
     "LookupCache",
     "PeerRestarted",
-    "ProbeHeader",
     "ReadInputs",
     "RecordCache",
     "RecordFinish",
@@ -59,25 +56,6 @@ class InputsRead:
 
     inputs: tuple[Input, ...]
     end: bool
-
-
-@dataclass(frozen=True, slots=True)
-class HeaderProbed:
-    """One item's header, or why it could not be read."""
-
-    index: int
-    header: ImageHeader | None
-    reason: str | None = None
-    message: str | None = None
-    content_hash: bytes | None = None
-    """The hash of the file's bytes, when it was asked for."""
-
-
-@dataclass(frozen=True, slots=True)
-class HeadersProbed:
-    """The answers to a round of `ProbeHeader`s."""
-
-    probed: tuple[HeaderProbed, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,17 +134,6 @@ class ReadInputs:
 
 
 @dataclass(frozen=True, slots=True)
-class ProbeHeader:
-    """Read the header of item `index`; answer with a `HeaderProbed`."""
-
-    job_id: str
-    index: int
-    path: Path
-    content_hash: bool = False
-    """Also hash the file's bytes (for the result cache)."""
-
-
-@dataclass(frozen=True, slots=True)
 class LookupCache:
     """Find earlier work on these bytes with this job's fingerprint; answer with a
     `CacheAnswer`. A hit needs its outputs: kept where they are if they are this
@@ -229,7 +196,7 @@ class Log:
 
 
 Effect = (
-    Send | Later | ReadInputs | ProbeHeader | LookupCache | Replay | RecordItem | RecordRun
+    Send | Later | ReadInputs | LookupCache | Replay | RecordItem | RecordRun
     | RecordFinish | RecordCache | Log
 )
 """Everything `Job.handle` may ask of the JobManager."""

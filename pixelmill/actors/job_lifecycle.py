@@ -29,14 +29,11 @@ from pixelmill.actors.job_events import (
     CacheAnswer,
     CacheLooked,
     Effect,
-    HeaderProbed,
-    HeadersProbed,
     InputsRead,
     Later,
     Log,
     LookupCache,
     PeerRestarted,
-    ProbeHeader,
     ReadInputs,
     RecordCache,
     RecordFinish,
@@ -56,6 +53,7 @@ from pixelmill.imaging.pipeline import (
     estimate_decode_mp,
     estimate_memory_mb,
 )
+from pixelmill.imaging.safe_open import DRAFT_FORMATS, REDUCE_FACTORS
 from pixelmill.messages import (
     FINAL_STATUSES,
     AbandonJob,
@@ -70,6 +68,8 @@ from pixelmill.messages import (
     ExportFailed,
     ExportItem,
     Fail,
+    HeaderRead,
+    HeadersRead,
     ItemDone,
     ItemFailed,
     ItemFinished,
@@ -81,6 +81,8 @@ from pixelmill.messages import (
     JobStatus,
     LeaseGranted,
     OpenExport,
+    ProbeHeaders,
+    ProbeItem,
     Process,
     ProcessBatch,
     ReleaseLease,
@@ -131,6 +133,8 @@ trip to a worker costs about as much as they do, so they go in batches..."""
 BATCH_MP = 1.0
 """...of at most this many decoded megapixels in all, a few tens of
 milliseconds of work, so that an urgent job waits little for a batch."""
+_SMALLEST = REDUCE_FACTORS[-1]
+"""The smallest decode a degrade asks for: 1/8 scale."""
 _RUN_AGAIN = ("worker.crashed", "worker.timeout")
 """A batch's failures that belong to one unknown item of it, not to each."""
 _KEEPS = frozenset({DONE, CACHED, FAILED, SKIPPED})
@@ -179,6 +183,12 @@ class Item:
     """The hash of its bytes, once known (the result cache's key)."""
     looked_up: bool = False
     """The result cache was asked (and missed)."""
+    probes: int = 0
+    """Header probes sent to workers so far."""
+    awaiting: int = 0
+    """The probe whose answer it waits for (0: none): an answer to another is stale."""
+    probe_batched: bool = False
+    """Its awaited probe shares a `ProbeHeaders` with other items."""
 
 
 class Job:
@@ -240,7 +250,8 @@ class Job:
         self._ready: deque[Item] = deque()
         """Probed items to run again (retries, degrades, reruns), ahead of new ones."""
         self._lookahead = Lookahead()
-        self._probing = 0
+        self._to_probe: list[Item] = []
+        """Items whose probe is to be sent at the end of this event."""
         self._reading = False
         self._leases = LeaseBook(f"{self.job_id}/{job_run}")
         self._waiting: set[str] = set()
@@ -280,9 +291,9 @@ class Job:
         match event:
             case InputsRead(inputs=inputs, end=end):
                 self._inputs_read(inputs, end=end)
-            case HeadersProbed(probed=probed):
-                for answer in probed:
-                    self._probed(answer)
+            case HeadersRead(outcomes=read):
+                for header in read:
+                    self._probed(header)
             case CacheLooked(answers=answers):
                 for found in answers:
                     self._cache_looked(found)
@@ -404,22 +415,60 @@ class Job:
         self._priors.clear()
 
     def _probe(self, item: Item) -> None:
+        """Have a worker read the item's header (and hash its bytes for the cache)."""
         self._move(item, PROBING)
-        self._probing += 1
-        wants_hash = self._fingerprint is not None and item.content_hash is None
-        self._emit(ProbeHeader(self.job_id, item.index, item.input.path, wants_hash))
+        self._send_probe(item)
 
-    def _probed(self, answer: HeaderProbed) -> None:
+    def _send_probe(self, item: Item) -> None:
+        item.probes += 1
+        item.awaiting = item.probes
+        self._to_probe.append(item)
+
+    def _flush_probes(self) -> None:
+        """Send this event's probes: in batches, but those that must run alone."""
+        queued, self._to_probe = self._to_probe, []
+        # An item probed twice within one event is sent once, with its latest number.
+        items = list({item.index: item for item in queued
+                      if item.state is PROBING and item.awaiting}.values())
+        alone = [item for item in items if item.solo]
+        shared = [item for item in items if not item.solo]
+        groups = [[item] for item in alone] + [
+            shared[at:at + self._batch_max] for at in range(0, len(shared), self._batch_max)
+        ]
+        for group in groups:
+            for item in group:
+                item.probe_batched = len(group) > 1
+            self._emit(Send(Role.PROCESSOR_POOL, ProbeHeaders(
+                job_id=self.job_id,
+                items=tuple(ProbeItem(
+                    index=item.index, path=item.input.path, probe=item.probes,
+                    attempt=item.attempt,
+                    content_hash=self._fingerprint is not None and item.content_hash is None,
+                ) for item in group),
+                reply_to=self._reply_to,
+            )))
+
+    def _probed(self, answer: HeaderRead) -> None:
         item = self._items.get(answer.index)
-        if item is None or item.state is not PROBING:
-            return  # it ended meanwhile (its job stopped)
-        self._probing -= 1
-        if answer.header is None:
-            self._failed(item, answer.reason or "internal.error", answer.message or "", None)
+        if item is None or item.state is not PROBING or item.awaiting != answer.probe:
+            return  # it ended meanwhile (its job stopped), or was probed again since
+        item.awaiting = 0
+        probed = answer.probed
+        if probed is None:
+            reason = answer.reason or "internal.error"
+            if item.probe_batched and reason in _RUN_AGAIN:
+                # As for a batch of work: which file killed or hung the worker is
+                # unknown, so each is probed again alone, this attempt not counted.
+                self._log("info", "item.batch_rerun", item=str(item.input.path), reason=reason,
+                          error=answer.message)
+                item.solo = True
+                self._send_probe(item)
+                return
+            self._failed(item, reason, answer.message or "", answer.worker)
             return
-        item.header = answer.header
-        item.decode_mp = estimate_decode_mp(answer.header, self.pipeline)
-        item.content_hash = item.content_hash or answer.content_hash
+        item.header = probed.header
+        item.decode_mp = estimate_decode_mp(probed.header, self.pipeline)
+        item.content_hash = item.content_hash or probed.content_hash
         if self._reuse and item.content_hash and not item.looked_up:
             self._look_up(item)
             return
@@ -439,14 +488,12 @@ class Job:
         if outputs is None:
             self._after_lookup(item)
             return
-        self._probing += 1
         self._emit(LookupCache(self.job_id, item.index, item.content_hash, outputs))
 
     def _cache_looked(self, answer: CacheAnswer) -> None:
         item = self._items.get(answer.index)
-        if item is None or item.state is not PROBING:
+        if item is None or item.state is not PROBING or item.awaiting:
             return  # it ended meanwhile (its job stopped)
-        self._probing -= 1
         if answer.result is None:
             self._after_lookup(item)
             return
@@ -470,10 +517,12 @@ class Job:
     # -- leases and dispatch --------------------------------------------------
 
     def _pump(self) -> None:
+        self._flush_probes()
         if not self.expanded and not self._reading:
             count: int | None = None  # stopping: read the rest, to account for every input
             if self.stopping is None:
-                count = LOOKAHEAD - len(self._lookahead) - self._probing
+                probing = sum(item.state is PROBING for item in self._items.values())
+                count = LOOKAHEAD - len(self._lookahead) - probing
             if count is None or count > 0:
                 self._reading = True
                 self._emit(ReadInputs(self.job_id, count))
@@ -603,7 +652,7 @@ class Job:
             # Which item of the batch crashed or hung is unknown: each runs
             # again alone, this attempt not counted, and only that one fails.
             self._log("info", "item.batch_rerun", item=str(item.input.path),
-                      reason=answer.reason)
+                      reason=answer.reason, error=answer.message)
             item.solo, item.batched = True, False
             self._move(item, Q)
             self._ready.append(item)
@@ -613,6 +662,8 @@ class Job:
     def _failed(self, item: Item, reason: str, message: str, worker: int | None) -> None:
         self._log("warning", "item.failed", item=str(item.input.path), attempt=item.attempt,
                   reason=reason, error=message, worker=worker)
+        if reason == "resource.memory" and item.header is not None and not self._degradable(item):
+            message = f"{message}; {self._not_smaller(item)}"
         item.failure = (reason, message)
         self._move(item, DECIDING)
         self._ask_decision(item)
@@ -621,8 +672,29 @@ class Job:
         reason, message = item.failure
         self._emit(Send(Role.SUPERVISOR, DecideRecovery(
             job_id=self.job_id, index=item.index, reason=reason, message=message,
-            attempt=item.attempt, reply_to=self._reply_to,
+            attempt=item.attempt, degradable=self._degradable(item), reply_to=self._reply_to,
         )))
+
+    def _degradable(self, item: Item) -> bool:
+        """A smaller decode would lower the item's peak: a JPEG's DCT scaling, not yet at 1/8.
+
+        Any other format decodes at full size whatever the scale asked, so its
+        peak stays where it failed.
+        """
+        header = item.header
+        if header is None or header.format not in DRAFT_FORMATS or item.reduce >= _SMALLEST:
+            return False
+        smaller = estimate_memory_mb(header, self.pipeline, reduce=min(_SMALLEST, item.reduce * 2))
+        return smaller < estimate_memory_mb(header, self.pipeline, reduce=item.reduce)
+
+    def _not_smaller(self, item: Item) -> str:
+        assert item.header is not None
+        peak = estimate_memory_mb(item.header, self.pipeline, reduce=item.reduce)
+        fmt = item.header.format
+        why = (f"already decoded at 1/{item.reduce} scale" if fmt in DRAFT_FORMATS
+               else f"{fmt} decodes at full size at any scale")
+        return (f"its peak is estimated at {peak} MiB ({item.header.width}x"
+                f"{item.header.height}), and {why}: not run again smaller")
 
     def _decided(self, decision: Retry | Degrade | Skip | Fail | AbortJob) -> None:
         item = self._items.get(decision.index)
@@ -702,8 +774,6 @@ class Job:
         message: str | None = None,
         result: ItemResult | None = None,
     ) -> None:
-        if item.state is PROBING:
-            self._probing -= 1
         self._move(item, status)
         del self._items[item.index]
         self._counts[status] += 1
@@ -774,6 +844,9 @@ class Job:
             for lease_id, covered in self._leases:
                 self._ask_lease(lease_id, [self._items[index] for index in sorted(covered)])
         elif role == Role.PROCESSOR_POOL:
+            for item in self._items.values():
+                if item.state is PROBING and item.awaiting:
+                    self._send_probe(item)  # the pool died with the probe
             for lease_id, covered in self._leases:
                 items = [self._items[index] for index in sorted(covered)]
                 if lease_id in self._waiting:

@@ -12,14 +12,11 @@ from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.job_events import (
     LISTENER,
     CacheLooked,
-    HeaderProbed,
-    HeadersProbed,
     InputsRead,
     Later,
     Log,
     LookupCache,
     PeerRestarted,
-    ProbeHeader,
     ReadInputs,
     RecordCache,
     RecordFinish,
@@ -33,8 +30,7 @@ from pixelmill.actors.job_events import (
 )
 from pixelmill.actors.job_lifecycle import BATCH_MAX, Job
 from pixelmill.actors.journal import Journal, stored_order
-from pixelmill.errors import BusyJobError, InternalError, PixelmillError
-from pixelmill.imaging.safe_open import probe
+from pixelmill.errors import BusyJobError, PixelmillError
 from pixelmill.messages import (
     AbortJob,
     BatchDone,
@@ -44,6 +40,7 @@ from pixelmill.messages import (
     ExportFailed,
     ExportRecords,
     Fail,
+    HeadersRead,
     ItemDone,
     ItemFailed,
     JobAccepted,
@@ -93,7 +90,11 @@ class JobManager(Actor):
     """Runs jobs: each one a pure `Job`, whose effects this actor carries out.
 
     It turns messages into a job's events, and the job's effects into sends,
-    delayed messages, input reads, header probes and store writes. Across
+    delayed messages, input reads (a walk and stats) and store writes. It
+    reads no input's bytes: headers are probed, and bytes hashed for the
+    result cache, in worker processes (`ProbeHeaders` to the pool, under the
+    workers' memory cap and time limit), so a hostile file or a stalled
+    mount costs its item, never this actor's thread. Across
     jobs, the ResourceManager serves lease requests by priority, then age;
     each job keeps at most `window` requests outstanding and reads at most
     `LOOKAHEAD` inputs ahead, so a job of 100,000 files holds a few items in
@@ -173,6 +174,10 @@ class JobManager(Actor):
                     self._event(job_id, message)
                 else:  # its job is over: nobody will release it otherwise
                     self.send(Role.RESOURCE_MANAGER, ReleaseLease(lease_id=lease_id))
+            case HeadersRead(job_id=job_id):
+                if job_id in self._jobs:
+                    self._cache.remember(message)
+                    self._event(job_id, message)
             case (
                 ItemDone() | ItemFailed() | BatchDone() | Retry() | Degrade() | Skip() | Fail()
                 | AbortJob() | RetryDue() | CancelJob() | ExportClosed() | ExportFailed()
@@ -268,10 +273,9 @@ class JobManager(Actor):
             self._carry_out(job, job.handle(event))
 
     def _carry_out(self, job: Job, effects: list[Effect]) -> None:
-        """Do what the job asked, feeding it the answers of its reads and probes."""
+        """Do what the job asked, feeding it the answers of its reads and lookups."""
         while effects:
             reads: list[ReadInputs] = []
-            probes: list[ProbeHeader] = []
             lookups: list[LookupCache] = []
             for effect in effects:
                 match effect:
@@ -290,8 +294,6 @@ class JobManager(Actor):
                         self.actor_timer.tell_later(after_s, self.actor_ref, message)
                     case ReadInputs():
                         reads.append(effect)
-                    case ProbeHeader():
-                        probes.append(effect)
                     case LookupCache():
                         lookups.append(effect)
                     case RecordCache():
@@ -305,9 +307,6 @@ class JobManager(Actor):
             effects = []
             for read in reads:
                 effects += job.handle(self._read(job, read.count))
-            if probes:
-                probed = tuple(self._cache.hashed(p, self._probe(p)) for p in probes)
-                effects += job.handle(HeadersProbed(probed))
             if lookups:
                 fingerprint = self._fingerprints[job.job_id]
                 assert fingerprint is not None
@@ -326,17 +325,6 @@ class JobManager(Actor):
         if job.stopping is None:  # a stopping job reads only to account for its inputs
             taken = self._cache.known_hashes(job.order, taken)
         return InputsRead(taken, end=end)
-
-    @staticmethod
-    def _probe(request: ProbeHeader) -> HeaderProbed:
-        try:
-            return HeaderProbed(request.index, probe(request.path))
-        except PixelmillError as exc:
-            # The header alone shows the input is bad: no need to use a worker.
-            return HeaderProbed(request.index, None, exc.reason, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a decoder's bug fails its item, not the actor
-            error = InternalError(f"{request.path}: {type(exc).__name__}: {exc}")
-            return HeaderProbed(request.index, None, error.reason, str(error))
 
     def _replay_more(self, job_id: str) -> None:
         """Send the next batch of a replay; tell the job when there is none left."""

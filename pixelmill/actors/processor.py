@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import signal
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -11,26 +12,44 @@ import pykka
 
 from pixelmill.actors._tell import tell_if_alive
 from pixelmill.actors.base import Actor, ActorContext, Role
-from pixelmill.errors import BrokenWorkerError, PixelmillError, WorkerTimeoutError
+from pixelmill.errors import (
+    BrokenWorkerError,
+    MemoryLimitError,
+    PixelmillError,
+    WorkerTimeoutError,
+)
+from pixelmill.imaging.safe_open import ProbedFile
 from pixelmill.messages import (
     AbandonJob,
     BatchDone,
     BatchItem,
+    HeaderRead,
+    HeadersRead,
     ItemDone,
     ItemFailed,
+    ProbeHeaders,
+    ProbeItem,
     Process,
     ProcessBatch,
     ProcessorIdle,
 )
+from pixelmill.workers._memory_watch import MemoryWatch
 from pixelmill.workers.backend import WorkerBackend, start_worker
-from pixelmill.workers.process import Outcome, Task, TaskItem, WorkerFailure
+from pixelmill.workers.process import (
+    Outcome,
+    ProbeTask,
+    ProbeTaskItem,
+    Task,
+    TaskItem,
+    WorkerFailure,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from pixelmill.workers.settings import WorkerSettings
 
-__all__ = ["DEPTH", "Processor", "Work", "failed_all"]
+__all__ = ["DEPTH", "Answer", "Processor", "Work", "failed_all", "probe_answers"]
 
 DEPTH = 2
 """Pieces of work a Processor holds at once: the one its worker runs, and the
@@ -68,7 +87,18 @@ class _Deadline:
     token: int
 
 
-Work = Process | ProcessBatch
+@dataclass(frozen=True, slots=True)
+class _Sample:
+    """Time to sample the worker's memory (while the work with this token runs)."""
+
+    token: int
+
+
+Work = Process | ProcessBatch | ProbeHeaders
+Answer = ItemDone | ItemFailed | BatchDone | HeadersRead
+
+_SAMPLE_EVERY_S = 0.1
+"""How often a running worker's RSS is sampled, to tell a memory kill from a crash."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +110,8 @@ class _Held:
 
 
 class Processor(Actor):
-    """Runs items (or batches of small items) one at a time in its own worker process,
-    and replaces the process if it dies.
+    """Runs items (or batches of small items, or header probes) one at a time in its own
+    worker process, and replaces the process if it dies.
 
     It holds up to `DEPTH` pieces of work: the worker runs the first and
     starts the next as soon as it is done. The actor never blocks on the
@@ -91,6 +121,14 @@ class Processor(Actor):
     (counted from when it started) has its worker killed (`worker.timeout`);
     a worker that dies mid-item (`worker.crashed`) is replaced, and the work
     queued behind that item, which never started, is given to the new one.
+
+    A batch (of items or probes) gets one item's time limit, not one per item:
+    its items are small (a megapixel in all), so a batch past it holds a hang,
+    which is so caught within `item_timeout_s` of its start; its items then
+    run again alone, uncounted (the JobManager's part). A local worker's RSS
+    is sampled while it works: one killed by SIGKILL (not this actor's) while
+    near its cap, or while the kernel's OOM killer struck, fails its item
+    `resource.memory`, not `worker.crashed`.
     """
 
     actor_role = "processor"
@@ -119,6 +157,7 @@ class Processor(Actor):
         self._abandoned: set[str] = set()
         """Jobs abandoned while this actor still held some of their work."""
         self._deadline_key = -1
+        self._memory: MemoryWatch | None = None
 
     def on_start(self) -> None:
         """Starts the worker ahead of the first item (in the actor's thread)."""
@@ -138,18 +177,22 @@ class Processor(Actor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case Process() | ProcessBatch():
+            case Process() | ProcessBatch() | ProbeHeaders():
                 self._submit(message)
             case _Returned(token=token, outcome=outcome):
                 self._answer(token, outcome)
             case _Started(generation=generation, pid=pid) if generation == self._generation:
                 self._pid = pid
+                if self._settings.backend == "local":  # a Ray worker's pid may be remote
+                    self._memory = MemoryWatch(pid, self._settings.memory_mb)
                 if self._held:
                     self._start_clock()  # the time limit counts from the worker's start
             case _Started():
                 pass  # the pid of a worker already replaced
             case _Deadline(token=token):
                 self._deadline(token)
+            case _Sample(token=token):
+                self._sample(token)
             case _Died(generation=generation):
                 self._died(generation)
             case AbandonJob(job_id=job_id):
@@ -168,6 +211,7 @@ class Processor(Actor):
     def _new_worker(self) -> None:
         self._generation += 1
         self._pid = None
+        self._memory = None
         self._kill = None  # a kill meant for the last worker
         self._worker = start_worker(self._settings)
         generation, actor_ref = self._generation, self.actor_ref
@@ -240,14 +284,27 @@ class Processor(Actor):
         if self._pid is None:
             return
         first = self._held[0]
-        items = len(first.work.items) if isinstance(first.work, ProcessBatch) else 1
+        # One item's limit, even for a batch: see the class's docstring.
         self._deadline_key = self.actor_timer.tell_later(
-            self._settings.item_timeout_s * items, self.actor_ref, _Deadline(first.token)
+            self._settings.item_timeout_s, self.actor_ref, _Deadline(first.token)
         )
+        if self._memory is not None:
+            self._memory.start_item()
+            self.actor_timer.tell_later(_SAMPLE_EVERY_S, self.actor_ref, _Sample(first.token))
 
     def _deadline(self, token: int) -> None:
         if self._held and self._held[0].token == token:
             self._kill_for(token, "timeout")
+
+    def _sample(self, token: int) -> None:
+        if self._memory is None or not self._held or self._held[0].token != token:
+            return  # that work is over: the next one samples anew
+        before = self._memory.near_cap()
+        self._memory.sample()
+        if self._memory.near_cap() and not before:
+            self.actor_log.warning("worker.memory_high", rss_mb=round(self._memory.peak_mb),
+                                   cap_mb=self._memory.cap_mb)
+        self.actor_timer.tell_later(_SAMPLE_EVERY_S, self.actor_ref, _Sample(token))
 
     def _kill_for(self, token: int, why: str) -> None:
         """Kill the worker for the work `token`; its future then fails as broken."""
@@ -264,21 +321,23 @@ class Processor(Actor):
         if isinstance(outcome, BrokenWorkerError):
             self._worker_died(head)
         else:
-            answer: ItemDone | ItemFailed | BatchDone
+            answer: Answer
             if isinstance(outcome, BaseException):
                 what = f"{type(outcome).__name__}: {outcome}"
                 answer = failed_all(request, self._index, "internal.error", what)
+            elif isinstance(request, ProbeHeaders):
+                answer = probe_answers(request, outcome, self._index)
             elif isinstance(request, ProcessBatch):
                 answer = BatchDone(
                     job_id=request.job_id,
                     outcomes=tuple(
-                        _item_answer(request.job_id, item, result, self._index)
+                        self._item_answer(request.job_id, item, result)
                         for item, result in zip(request.items, outcome, strict=True)
                     ),
                 )
             else:
                 (only,) = outcome
-                answer = _item_answer(request.job_id, request, only, self._index)
+                answer = self._item_answer(request.job_id, request, only)
             self._finish(request, answer)
             if self._held and self._held[0].work.job_id in self._abandoned:
                 self._kill_for(self._held[0].token, "abandon")
@@ -297,14 +356,7 @@ class Processor(Actor):
             waiting.insert(0, head.work)
             why = "killed between two items"
         else:
-            timed_out = kill is not None and kill[1] == "timeout"
-            error: PixelmillError = (
-                WorkerTimeoutError(
-                    f"ran past its {self._settings.item_timeout_s:g} s limit and was stopped"
-                )
-                if timed_out
-                else BrokenWorkerError("its worker process died while running it")
-            )
+            error = self._death(head.work, kill)
             why = "abandoned" if kill is not None and kill[1] == "abandon" else error.reason
             self._finish(head.work, failed_all(head.work, self._index, error.reason, str(error)))
         if self._worker is None:
@@ -317,13 +369,61 @@ class Processor(Actor):
             else:
                 self._submit(work)
 
-    def _finish(self, work: Work, answer: ItemDone | ItemFailed | BatchDone) -> None:
+    def _death(self, work: Work, kill: tuple[int, str] | None) -> PixelmillError:
+        """What the death of the worker running `work` is, as its items' failure."""
+        limit = self._settings.item_timeout_s
+        if kill is not None and kill[1] == "timeout":
+            if _count(work) > 1:
+                return WorkerTimeoutError(
+                    f"its batch of {_count(work)} ran past one item's {limit:g} s limit "
+                    "(counted from the batch's start) and was stopped")
+            return WorkerTimeoutError(f"ran past its {limit:g} s limit and was stopped")
+        memory = self._memory
+        signal_number = self._worker.exit_signal() if self._worker is not None else None
+        # A batch's death is no single item's: each runs again alone, and is told apart then.
+        if (kill is None and memory is not None and signal_number == signal.SIGKILL
+                and _count(work) == 1):
+            memory.sample()
+            if memory.near_cap() or memory.oom_killed():
+                what = ("the kernel's OOM killer struck" if memory.oom_killed()
+                        else f"near its {memory.cap_mb} MiB cap")
+                return MemoryLimitError(
+                    f"its worker was killed (SIGKILL) at {memory.peak_mb:.0f} MiB beyond idle, "
+                    f"{what}: out of memory"
+                )
+        return BrokenWorkerError("its worker process died while running it")
+
+    def _item_answer(
+        self, job_id: str, item: Process | BatchItem, outcome: Outcome
+    ) -> ItemDone | ItemFailed:
+        key = _ItemKey(job_id=job_id, index=item.index, attempt=item.attempt, run=item.run,
+                       worker=self._index)
+        if isinstance(outcome, WorkerFailure):
+            message = outcome.message
+            cap = self._settings.memory_mb
+            if outcome.reason == MemoryLimitError.reason and cap is not None and self._memory:
+                message += f" (its worker's cap: {cap} MiB beyond idle)"
+            return ItemFailed(**key, reason=outcome.reason, message=message)
+        if isinstance(outcome, ProbedFile):  # a worker that answers a Task so is broken
+            return ItemFailed(**key, reason="internal.error", message="a probe answered work")
+        return ItemDone(**key, result=outcome)
+
+    def _finish(self, work: Work, answer: Answer) -> None:
         self.reply(work.reply_to, answer)
         self._pool.tell(ProcessorIdle(worker=self._index))
 
 
-def _task(work: Work) -> Task:
+def _count(work: Work) -> int:
+    return 1 if isinstance(work, Process) else len(work.items)
+
+
+def _task(work: Work) -> Task | ProbeTask:
     """What of `work` crosses into the worker: paths and the pipeline, no actor ref."""
+    if isinstance(work, ProbeHeaders):
+        return ProbeTask(items=tuple(
+            ProbeTaskItem(path=item.path, attempt=item.attempt, content_hash=item.content_hash)
+            for item in work.items
+        ))
     if isinstance(work, ProcessBatch):
         items = tuple(TaskItem(path=item.path, target=item.target, attempt=item.attempt)
                       for item in work.items)
@@ -343,20 +443,36 @@ class _ItemKey(TypedDict):
     worker: int
 
 
-def _item_answer(
-    job_id: str, item: Process | BatchItem, outcome: Outcome, worker_index: int
-) -> ItemDone | ItemFailed:
-    key = _ItemKey(job_id=job_id, index=item.index, attempt=item.attempt, run=item.run,
-                   worker=worker_index)
+
+
+def probe_answers(request: ProbeHeaders, outcomes: list[Outcome], worker: int) -> HeadersRead:
+    """The answer to `request`, from what the worker gave back for each of its files."""
+    return HeadersRead(job_id=request.job_id, outcomes=tuple(
+        _probe_answer(item, outcome, worker)
+        for item, outcome in zip(request.items, outcomes, strict=True)
+    ))
+
+
+def _probe_answer(item: ProbeItem, outcome: Outcome, worker_index: int) -> HeaderRead:
+    if isinstance(outcome, ProbedFile):
+        return HeaderRead(index=item.index, path=item.path, probe=item.probe, probed=outcome,
+                          worker=worker_index)
     if isinstance(outcome, WorkerFailure):
-        return ItemFailed(**key, reason=outcome.reason, message=outcome.message)
-    return ItemDone(**key, result=outcome)
+        reason, message = outcome.reason, outcome.message
+    else:
+        reason, message = "internal.error", f"{item.path}: work answered a probe"
+    return HeaderRead(index=item.index, path=item.path, probe=item.probe, reason=reason,
+                      message=message, worker=worker_index)
 
 
-def failed_all(
-    request: Work, worker_index: int, reason: str, what: str
-) -> ItemFailed | BatchDone:
+def failed_all(request: Work, worker_index: int, reason: str, what: str) -> Answer:
     """The answer to `request` when none of its items has an outcome of its own."""
+    if isinstance(request, ProbeHeaders):
+        return HeadersRead(job_id=request.job_id, outcomes=tuple(
+            HeaderRead(index=item.index, path=item.path, probe=item.probe, reason=reason,
+                       message=f"{item.path}: {what}", worker=worker_index)
+            for item in request.items
+        ))
     entries = request.items if isinstance(request, ProcessBatch) else (request,)
     failed = tuple(
         ItemFailed(job_id=request.job_id, index=item.index, attempt=item.attempt, run=item.run,

@@ -9,14 +9,22 @@ import pykka
 
 from pixelmill.actors.base import Actor, ActorContext, Role
 from pixelmill.actors.processor import DEPTH, Processor, Work, failed_all
-from pixelmill.messages import AbandonJob, ChildActorExited, Process, ProcessBatch, ProcessorIdle
+from pixelmill.messages import (
+    AbandonJob,
+    ChildActorExited,
+    ProbeHeaders,
+    Process,
+    ProcessBatch,
+    ProcessorIdle,
+)
 from pixelmill.workers.settings import WorkerSettings
 
 __all__ = ["ProcessorPool"]
 
 
 class ProcessorPool(Actor):
-    """Hands each `Process` (or `ProcessBatch`) to a Processor, queueing when all are full.
+    """Hands each `Process` (or `ProcessBatch`, or `ProbeHeaders`) to a Processor, queueing
+    when all are full.
 
     Each Processor holds up to `DEPTH` pieces of work, so that its worker
     starts the next one the moment it finishes the last; work is spread
@@ -64,7 +72,7 @@ class ProcessorPool(Actor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case Process() | ProcessBatch():
+            case Process() | ProcessBatch() | ProbeHeaders():
                 self._queue.append(message)
                 self._dispatch()
             case ProcessorIdle(worker=index):

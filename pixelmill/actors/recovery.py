@@ -92,12 +92,20 @@ class RecoveryPolicy:
                 return rule
         return self.rules.get("internal", Rule(Strategy.FAIL))
 
-    def decide(self, reason: str, attempt: int, rng: random.Random | None = None) -> Decision:
-        """What to do after attempt number `attempt` (from 1) failed with `reason`."""
+    def decide(
+        self, reason: str, attempt: int, rng: random.Random | None = None, *,
+        degradable: bool = True,
+    ) -> Decision:
+        """What to do after attempt number `attempt` (from 1) failed with `reason`.
+
+        A DEGRADE rule for an item that no smaller decode would help
+        (`degradable` false: a PNG decodes at full size at any scale) ends it
+        at once as its attempts' end would, instead of failing again alike.
+        """
         rule = self.rule_for(reason)
         if rule.strategy not in (Strategy.RETRY, Strategy.DEGRADE):
             return Decision(rule.strategy)
-        if attempt >= rule.max_attempts:
+        if attempt >= rule.max_attempts or (rule.strategy is Strategy.DEGRADE and not degradable):
             return Decision(rule.exhausted)
         if rule.strategy is Strategy.DEGRADE:
             return Decision(Strategy.DEGRADE, reduce=min(8, 2**attempt))

@@ -141,7 +141,8 @@ class Supervisor(Actor):
                 return super().handle(message)
 
     def _decide(self, request: DecideRecovery) -> Any:
-        decision = self._policy.decide(request.reason, request.attempt)
+        decision = self._policy.decide(request.reason, request.attempt,
+                                       degradable=request.degradable)
         strategy, text = decision.strategy, request.message
         alike = self._systemic.failed(request.job_id, request.index, request.reason)
         if alike is not None and strategy in (Strategy.SKIP, Strategy.FAIL):

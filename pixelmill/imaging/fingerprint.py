@@ -10,7 +10,7 @@ import hashlib
 import importlib.metadata
 import json
 import marshal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import PIL
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pixelmill.imaging._output_paths import OutputTarget
     from pixelmill.imaging.pipeline import Pipeline
 
-__all__ = ["content_hash", "expected_outputs", "work_fingerprint"]
+__all__ = ["content_hash", "digest_of", "expected_outputs", "work_fingerprint"]
 
 _DIGEST_SIZE = 16
 """128 bits: a collision among a billion files is some 1e-21 likely."""
@@ -40,9 +40,14 @@ def content_hash(path: Path) -> bytes:
         OSError: it cannot be read.
     """
     with open_regular_file(path) as fp:
-        # What os.fdopen(fd, "rb") returns is a BufferedReader, which file_digest reads
-        # into its own buffer; typed BinaryIO, it lacks readinto.
-        return hashlib.file_digest(fp, _blake2b).digest()  # type: ignore[arg-type]
+        return digest_of(fp)
+
+
+def digest_of(fp: BinaryIO) -> bytes:
+    """`content_hash` of an open file, read from where it stands to its end."""
+    # What os.fdopen(fd, "rb") returns is a BufferedReader, which file_digest reads
+    # into its own buffer; typed BinaryIO, it lacks readinto.
+    return hashlib.file_digest(fp, _blake2b).digest()  # type: ignore[arg-type]
 
 
 def _blake2b() -> Any:

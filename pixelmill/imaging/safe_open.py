@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,22 +16,27 @@ from pixelmill.imaging._integrity import check_integrity
 from pixelmill.imaging._modes import to_working
 from pixelmill.imaging._regular_file import open_regular_file
 from pixelmill.imaging._stages import stage_clock
+from pixelmill.imaging.fingerprint import digest_of
 from pixelmill.imaging.formats import DEFAULT_FORMATS, known_formats, pillow_formats
 
 if TYPE_CHECKING:
     from collections.abc import Collection
     from pathlib import Path
 
+    from PIL.ImageFile import ImageFile
+
 __all__ = [
     "DRAFT_FORMATS",
     "REDUCE_FACTORS",
     "ImageHeader",
     "OpenedImage",
+    "ProbedFile",
     "check_reduce",
     "draft_scale",
     "map_decode_errors",
     "open_image",
     "probe",
+    "probe_file",
 ]
 
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
@@ -93,14 +99,58 @@ def probe(path: Path, *, formats: Collection[str] | None = None) -> ImageHeader:
     """
     allowed = known_formats() if formats is None else formats
     with map_decode_errors(path, allowed), open_regular_file(path) as fp:
-        image = Image.open(fp, formats=pillow_formats(allowed))
-        return ImageHeader(
-            format=str(image.format),
-            width=image.width,
-            height=image.height,
-            bands=len(image.getbands()),
-            progressive=bool(image.info.get("progressive")),
-        )
+        return _header(Image.open(fp, formats=pillow_formats(allowed)))
+
+
+@dataclass(frozen=True, slots=True)
+class ProbedFile:
+    """A file's header, and what identifies its bytes: what a worker's probe gives back."""
+
+    header: ImageHeader
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    """The file's identity on disk when it was opened (`fstat`, before any read)."""
+    content_hash: bytes | None = None
+    """BLAKE2b of its bytes (`fingerprint.content_hash`), when asked for."""
+
+
+def probe_file(
+    path: Path, *, formats: Collection[str] | None = None, hash_bytes: bool = False
+) -> ProbedFile:
+    """`probe`, and with `hash_bytes` the hash of the file's bytes, from one open file.
+
+    The header is read first, so bytes that are no image are not hashed; then
+    the hash streams through the same descriptor from its start (the header's
+    few KiB come again from the page cache, every other byte is read once).
+    This is what a worker runs for the JobManager: no untrusted byte is parsed
+    in the host process.
+
+    Raises:
+        InputError, TransientIOError: as `probe` does; a read failing while
+            hashing is mapped the same way.
+    """
+    allowed = known_formats() if formats is None else formats
+    with map_decode_errors(path, allowed), open_regular_file(path) as fp:
+        stat = os.fstat(fp.fileno())
+        header = _header(Image.open(fp, formats=pillow_formats(allowed)))
+        digest = None
+        if hash_bytes:
+            fp.seek(0)
+            digest = digest_of(fp)
+    return ProbedFile(header=header, device=stat.st_dev, inode=stat.st_ino,
+                      size=stat.st_size, mtime_ns=stat.st_mtime_ns, content_hash=digest)
+
+
+def _header(image: ImageFile) -> ImageHeader:
+    return ImageHeader(
+        format=str(image.format),
+        width=image.width,
+        height=image.height,
+        bands=len(image.getbands()),
+        progressive=bool(image.info.get("progressive")),
+    )
 
 
 def open_image(

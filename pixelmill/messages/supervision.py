@@ -37,6 +37,9 @@ class DecideRecovery:
     message: str
     attempt: int
     """The attempt that failed, from 1."""
+    degradable: bool = True
+    """A smaller decode would lower the item's peak memory (a JPEG's DCT scaling):
+    without, a memory failure is not degraded but ends at once."""
     reply_to: ActorRef[Any]
 
 

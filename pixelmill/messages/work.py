@@ -12,13 +12,18 @@ if TYPE_CHECKING:
     from pykka import ActorRef
 
     from pixelmill.imaging.pipeline import ItemResult, OutputTarget, Pipeline
+    from pixelmill.imaging.safe_open import ProbedFile
 
 __all__ = [
     "AbandonJob",
     "BatchDone",
     "BatchItem",
+    "HeaderRead",
+    "HeadersRead",
     "ItemDone",
     "ItemFailed",
+    "ProbeHeaders",
+    "ProbeItem",
     "Process",
     "ProcessBatch",
     "ProcessorIdle",
@@ -111,6 +116,58 @@ class ItemFailed:
     reason: str
     message: str
     worker: int
+
+
+@message
+class ProbeItem:
+    """One file of a `ProbeHeaders`."""
+
+    index: int
+    path: Path
+    probe: int
+    """Which probe of the item this is; echoed, so an earlier one's answer is known as stale."""
+    attempt: int = 1
+    """The attempt the recovery policy counts (a fault drill draws on it too)."""
+    content_hash: bool = False
+    """Also hash the file's bytes (the result cache's key)."""
+
+
+@message
+class ProbeHeaders:
+    """Read the headers of files (and hash their bytes where asked) in a worker.
+
+    Answered with one `HeadersRead`. Headers are untrusted bytes: they are
+    read in a worker process, under its memory cap and time limit, never in
+    the host. Several files share one call into a worker, as a
+    `ProcessBatch`'s items do; when the worker dies or runs past its limit,
+    each of them fails with that reason.
+    """
+
+    job_id: str
+    items: tuple[ProbeItem, ...]
+    reply_to: ActorRef[Any]
+
+
+@message
+class HeaderRead:
+    """One file's probe: its header and identity (`probed`), or why it could not be read."""
+
+    index: int
+    path: Path
+    probe: int
+    probed: ProbedFile | None = None
+    reason: str | None = None
+    message: str | None = None
+    worker: int | None = None
+    """Which Processor read it."""
+
+
+@message
+class HeadersRead:
+    """The answers to a `ProbeHeaders`, one per file, in its order."""
+
+    job_id: str
+    outcomes: tuple[HeaderRead, ...]
 
 
 @message

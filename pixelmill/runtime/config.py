@@ -16,7 +16,7 @@ from pixelmill.errors import ConfigError
 from pixelmill.imaging.formats import DEFAULT_FORMATS, check_formats
 from pixelmill.imaging.pipeline import DEFAULT_MAX_PIXELS
 from pixelmill.runtime.log_writer import LEVELS
-from pixelmill.workers.faults import ACTOR_ROLES, FAULTS, FaultPlan, FaultTarget
+from pixelmill.workers.faults import ACTOR_ROLES, FAULTS, STAGES, FaultPlan, FaultTarget
 from pixelmill.workers.settings import BACKENDS, WorkerSettings
 
 __all__ = ["RuntimeConfig"]
@@ -236,6 +236,11 @@ def _checked_targets(targets: object) -> tuple[FaultTarget, ...]:
         ):
             raise ConfigError(
                 f"faults.targets: attempts of {name}: expected positive integers, got {attempts!r}"
+            )
+        if target.stage not in STAGES:
+            raise ConfigError(
+                f"faults.targets: unknown stage {target.stage!r} for {name} "
+                f"(known: {', '.join(STAGES)})"
             )
         checked[name] = dataclasses.replace(target, attempts=tuple(attempts))
     return tuple(checked.values())

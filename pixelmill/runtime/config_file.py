@@ -22,7 +22,7 @@ from pixelmill.errors import ConfigError
 from pixelmill.imaging.formats import check_formats
 from pixelmill.runtime.config import RuntimeConfig
 from pixelmill.runtime.log_writer import LEVELS
-from pixelmill.workers.faults import ACTOR_ROLES, FAULTS, Fault, FaultPlan, FaultTarget
+from pixelmill.workers.faults import ACTOR_ROLES, FAULTS, STAGES, Fault, FaultPlan, FaultTarget
 
 __all__ = [
     "CONFIG_NAME",
@@ -93,9 +93,11 @@ _NAMES: _Check = (
     lambda v: isinstance(v, list | tuple) and all(isinstance(n, str) and n for n in v),
 )
 _FAULT_TARGET: _Check = (
-    f"one of {', '.join(FAULTS)}, or a table such as {{ fault = \"hang\", attempts = [1] }}",
+    f"one of {', '.join(FAULTS)}, or a table such as "
+    f"{{ fault = \"hang\", attempts = [1], stage = \"probe\" }} (stage: {', '.join(STAGES)})",
     lambda v: v in FAULTS or (
-        isinstance(v, Mapping) and set(v) <= {"fault", "attempts"} and v.get("fault") in FAULTS
+        isinstance(v, Mapping) and set(v) <= {"fault", "attempts", "stage"}
+        and v.get("fault") in FAULTS and v.get("stage", "work") in STAGES
         and isinstance(v.get("attempts", []), list)
         and all(_is_number(n, integer=True) and n >= 1 for n in v.get("attempts", []))
     ),
@@ -424,7 +426,8 @@ def _faults(table: Mapping[str, Any]) -> FaultPlan | None:
         # Each is a fault's name or a {fault, attempts} table (see `_FAULT_TARGET`).
         plan["targets"] = tuple(
             FaultTarget(name, cast("Fault", fault)) if isinstance(fault, str)
-            else FaultTarget(name, fault["fault"], tuple(fault.get("attempts", ())))
+            else FaultTarget(name, fault["fault"], tuple(fault.get("attempts", ())),
+                             fault.get("stage", "work"))
             for name, fault in plan["targets"].items()
         )
     return FaultPlan(**plan)
@@ -433,8 +436,12 @@ def _faults(table: Mapping[str, Any]) -> FaultPlan | None:
 def _target_table(targets: tuple[FaultTarget, ...]) -> dict[str, Any]:
     """`FaultPlan.targets` as a `[faults.targets]` table (the reverse of `_faults`)."""
     return {
-        target.name: {"fault": target.fault, "attempts": list(target.attempts)}
-        if target.attempts else target.fault
+        target.name: {
+            "fault": target.fault,
+            **({"attempts": list(target.attempts)} if target.attempts else {}),
+            **({"stage": target.stage} if target.stage != "work" else {}),
+        }
+        if target.attempts or target.stage != "work" else target.fault
         for target in targets
     }
 

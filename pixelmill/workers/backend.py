@@ -11,7 +11,7 @@ from pixelmill.workers.settings import BACKENDS
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from pixelmill.workers.process import Outcome, Task
+    from pixelmill.workers.process import Outcome, ProbeTask, Task
     from pixelmill.workers.settings import WorkerSettings
 
 __all__ = ["WorkerBackend", "start_worker"]
@@ -20,7 +20,7 @@ __all__ = ["WorkerBackend", "start_worker"]
 class WorkerBackend(Protocol):
     """One worker process, as a Processor drives it, wherever it runs.
 
-    The worker runs one `Task` at a time, in the order they were submitted;
+    The worker runs one `Task` (or `ProbeTask`) at a time, in the order they were submitted;
     the next waits in its queue. Every method is called from the
     Processor's thread; the futures complete in other threads, so their
     callbacks must only hand their outcome over.
@@ -50,13 +50,19 @@ class WorkerBackend(Protocol):
         """
         ...
 
-    def submit(self, task: Task) -> Future[list[Outcome]]:
+    def submit(self, task: Task | ProbeTask) -> Future[list[Outcome]]:
         """Queue `task` in the worker; its future gives one outcome per item, in order.
 
         Raises:
             BrokenWorkerError: the worker is already known to be dead; nothing
                 was queued.
         """
+        ...
+
+    def exit_signal(self) -> int | None:
+        """The signal the worker died of (9 for SIGKILL, as the OOM killer sends), once
+        its futures failed as broken; None while it lives, or where the backend
+        cannot tell."""
         ...
 
     def kill(self) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["ACTOR_ROLES", "FAULTS", "Fault", "FaultPlan", "FaultTarget"]
+__all__ = ["ACTOR_ROLES", "FAULTS", "STAGES", "Fault", "FaultPlan", "FaultTarget", "Stage"]
 
 
 ACTOR_ROLES = (
@@ -24,6 +24,11 @@ Fault = Literal["fail", "crash", "hang"]
 
 FAULTS: tuple[Fault, ...] = ("fail", "crash", "hang")
 
+Stage = Literal["work", "probe"]
+"""Where in a worker a target's fault strikes: an item's work, or its header probe."""
+
+STAGES: tuple[Stage, ...] = ("work", "probe")
+
 
 @dataclass(frozen=True, slots=True)
 class FaultTarget:
@@ -31,7 +36,8 @@ class FaultTarget:
 
     `FaultTarget("b.png", "crash")` crashes every attempt of any input named
     `b.png`; `FaultTarget("a.png", "hang", attempts=(1,))` hangs its first
-    attempt only, so its retry goes through.
+    attempt only, so its retry goes through; `FaultTarget("c.png", "hang",
+    stage="probe")` hangs the worker reading its header, before any work.
     """
 
     name: str
@@ -39,9 +45,12 @@ class FaultTarget:
     fault: Fault
     attempts: tuple[int, ...] = ()
     """The attempts it strikes, 1 being the first; empty strikes every attempt."""
+    stage: Stage = "work"
+    """Where it strikes: the item's work, or the probe of its header."""
 
-    def strikes(self, path: Path, attempt: int) -> bool:
-        return path.name == self.name and (not self.attempts or attempt in self.attempts)
+    def strikes(self, path: Path, attempt: int, stage: Stage = "work") -> bool:
+        return (path.name == self.name and stage == self.stage
+                and (not self.attempts or attempt in self.attempts))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,11 +80,16 @@ class FaultPlan:
     """The roles `actor_crash_rate` applies to (names from `ACTOR_ROLES`)."""
     seed: int = 0
 
-    def draw(self, path: Path, attempt: int) -> Fault | None:
-        """The fault for this attempt of `path`, or None."""
+    def draw(self, path: Path, attempt: int, stage: Stage = "work") -> Fault | None:
+        """The fault for this attempt of `path` at `stage`, or None.
+
+        The rates strike an item's work only; a probe faults only where a target says.
+        """
         for target in self.targets:
-            if target.strikes(path, attempt):
+            if target.strikes(path, attempt, stage):
                 return target.fault
+        if stage != "work":
+            return None
         digest = hashlib.blake2b(f"{self.seed}:{path}:{attempt}".encode(), digest_size=8)
         roll = int.from_bytes(digest.digest(), "big") / 2**64
         for fault, rate in zip(FAULTS, (self.fail_rate, self.crash_rate, self.hang_rate),

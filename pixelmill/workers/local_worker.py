@@ -14,7 +14,9 @@ from pixelmill.workers import fork_server, process
 from pixelmill.workers._broken import broken_on
 
 if TYPE_CHECKING:
-    from pixelmill.workers.process import Outcome, Task
+    from multiprocessing.process import BaseProcess
+
+    from pixelmill.workers.process import Outcome, ProbeTask, Task
     from pixelmill.workers.settings import WorkerSettings
 
 __all__ = ["LocalWorker"]
@@ -42,6 +44,7 @@ class LocalWorker:
             initargs=(settings.memory_mb, os.getpid()),
         )
         self._pid: int | None = None
+        self._process: BaseProcess | None = None
         self.started: Future[int] = broken_on(_DEATHS, self._executor.submit(process.warm_up))
         self.started.add_done_callback(self._remember_pid)
         self.died: Future[None] = Future()
@@ -49,8 +52,15 @@ class LocalWorker:
     def _remember_pid(self, started: Future[int]) -> None:
         if not started.cancelled() and started.exception() is None:
             self._pid = started.result()
+            processes = getattr(self._executor, "_processes", None) or {}
+            self._process = processes.get(self._pid)
 
-    def submit(self, task: Task) -> Future[list[Outcome]]:
+    def exit_signal(self) -> int | None:
+        """The signal the worker process died of (9: SIGKILL), once it is known dead."""
+        code = self._process.exitcode if self._process is not None else None
+        return -code if code is not None and code < 0 else None
+
+    def submit(self, task: Task | ProbeTask) -> Future[list[Outcome]]:
         try:
             future = self._executor.submit(
                 process.run_task, task,

@@ -25,6 +25,7 @@ from PIL import Image
 from pixelmill.errors import InternalError, PixelmillError, TransientIOError
 from pixelmill.imaging import pipeline as imaging_pipeline
 from pixelmill.imaging import tuning
+from pixelmill.imaging.safe_open import ProbedFile, probe_file
 from pixelmill.imaging.save import check_free_space
 
 if TYPE_CHECKING:
@@ -32,15 +33,18 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pixelmill.imaging.pipeline import ItemResult, OutputTarget, Pipeline
-    from pixelmill.workers.faults import FaultPlan
+    from pixelmill.workers.faults import FaultPlan, Stage
 
 __all__ = [
     "Outcome",
+    "ProbeTask",
+    "ProbeTaskItem",
     "Task",
     "TaskItem",
     "WorkerFailure",
     "init_worker",
     "load_plugins",
+    "probe_item",
     "run_item",
     "run_task",
     "warm_up",
@@ -55,8 +59,9 @@ class WorkerFailure:
     message: str
 
 
-Outcome: TypeAlias = "ItemResult | WorkerFailure"
-"""What a worker gives back for one item."""
+Outcome: TypeAlias = "ItemResult | ProbedFile | WorkerFailure"
+"""What a worker gives back for one item: its result (a `Task`), its header (a
+`ProbeTask`), or its failure."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +87,23 @@ class Task:
     pipeline: Pipeline
     plugins: tuple[str, ...] = ()
     """Modules (or `file:` scripts) that register the host's own ops; loaded first."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeTaskItem:
+    """One file of a `ProbeTask`."""
+
+    path: Path
+    attempt: int = 1
+    content_hash: bool = False
+    """Also hash its bytes."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeTask:
+    """One call into a worker that reads files' headers (nothing is decoded), in turn."""
+
+    items: tuple[ProbeTaskItem, ...]
 
 
 def init_worker(memory_mb: int | None, host_pid: int | None = None) -> None:
@@ -155,6 +177,44 @@ def warm_up() -> int:
     return os.getpid()
 
 
+def _injected(fault: str | None) -> None:
+    """Crash or hang here if a drill says so (a `fail` is the caller's to raise)."""
+    if fault == "crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if fault == "hang":
+        time.sleep(10**6)
+
+
+def _draw(faults: FaultPlan | None, path: Path, attempt: int, stage: Stage) -> str | None:
+    return faults.draw(path, attempt, stage) if faults else None
+
+
+def probe_item(
+    path: Path, *, attempt: int = 1, content_hash: bool = False, faults: FaultPlan | None = None
+) -> ProbedFile | WorkerFailure:
+    """Read the header of one file (and hash its bytes when asked); every failure
+    comes back classified, never raised."""
+    fault = _draw(faults, path, attempt, "probe")
+    _injected(fault)
+    try:
+        if fault == "fail":
+            raise TransientIOError(f"{path}: injected transient failure (attempt {attempt})")
+        return probe_file(path, hash_bytes=content_hash)
+    except Exception as exc:  # noqa: BLE001 - the worker boundary: classify, never lose
+        return _classified(path, exc)
+
+
+def _classified(path: Path, exc: Exception) -> WorkerFailure:
+    if isinstance(exc, PixelmillError):
+        return WorkerFailure(reason=exc.reason, message=str(exc))
+    if isinstance(exc, MemoryError):
+        return WorkerFailure(
+            reason="resource.memory", message=f"{path}: ran out of the worker's memory"
+        )
+    error = InternalError(f"{path}: {type(exc).__name__}: {exc}")
+    return WorkerFailure(reason=error.reason, message=str(error))
+
+
 def run_item(
     path: Path,
     pipeline: Pipeline,
@@ -167,11 +227,8 @@ def run_item(
     plugins: tuple[str, ...] = (),
 ) -> Outcome:
     """Run the pipeline on one file; every failure comes back classified, never raised."""
-    fault = faults.draw(path, attempt) if faults else None
-    if fault == "crash":
-        os.kill(os.getpid(), signal.SIGSEGV)
-    if fault == "hang":
-        time.sleep(10**6)
+    fault = _draw(faults, path, attempt, "work")
+    _injected(fault)
     try:
         load_plugins(plugins)
         if fault == "fail":
@@ -179,21 +236,21 @@ def run_item(
         if min_free_mb and target.output_dir is not None:
             check_free_space(target.output_dir, min_free_mb)
         return imaging_pipeline.run(path, pipeline, target, reduce=reduce)
-    except PixelmillError as exc:
-        return WorkerFailure(reason=exc.reason, message=str(exc))
-    except MemoryError:
-        return WorkerFailure(
-            reason="resource.memory", message=f"{path}: ran out of the worker's memory"
-        )
     except Exception as exc:  # noqa: BLE001 - the worker boundary: classify, never lose
-        error = InternalError(f"{path}: {type(exc).__name__}: {exc}")
-        return WorkerFailure(reason=error.reason, message=str(error))
+        return _classified(path, exc)
 
 
 def run_task(
-    task: Task, *, faults: FaultPlan | None = None, min_free_mb: int = 0
+    task: Task | ProbeTask, *, faults: FaultPlan | None = None, min_free_mb: int = 0
 ) -> list[Outcome]:
-    """`run_item` on each item of `task` in turn: one outcome per item, in its order."""
+    """`run_item` (or, for a `ProbeTask`, `probe_item`) on each item of `task` in turn:
+    one outcome per item, in its order."""
+    if isinstance(task, ProbeTask):
+        return [
+            probe_item(item.path, attempt=item.attempt, content_hash=item.content_hash,
+                       faults=faults)
+            for item in task.items
+        ]
     return [
         run_item(item.path, task.pipeline, item.target, reduce=item.reduce,
                  attempt=item.attempt, faults=faults, min_free_mb=min_free_mb,

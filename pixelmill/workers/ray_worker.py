@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from pixelmill.workers.faults import FaultPlan
-    from pixelmill.workers.process import Outcome, Task
+    from pixelmill.workers.process import Outcome, ProbeTask, Task
     from pixelmill.workers.settings import WorkerSettings
 
 __all__ = ["RayWorker", "ensure_ray"]
@@ -52,7 +52,7 @@ class _Worker:
         return process.warm_up()
 
     def run_task(
-        self, task: Task, *, faults: FaultPlan | None, min_free_mb: int
+        self, task: Task | ProbeTask, *, faults: FaultPlan | None, min_free_mb: int
     ) -> list[Outcome]:
         return process.run_task(task, faults=faults, min_free_mb=min_free_mb)
 
@@ -122,11 +122,15 @@ class RayWorker:
         self.started: Future[int] = broken_on(_DEATHS, self._actor.pid.remote().future())
         self.died: Future[None] = broken_on(_DEATHS, self._actor.watch.remote().future())
 
-    def submit(self, task: Task) -> Future[list[Outcome]]:
+    def submit(self, task: Task | ProbeTask) -> Future[list[Outcome]]:
         call = self._actor.run_task.remote(
             task, faults=self._settings.faults, min_free_mb=self._settings.min_free_mb
         )
         return broken_on(_DEATHS, call.future())
+
+    def exit_signal(self) -> int | None:
+        """Unknown: Ray reports an actor's death, not its signal."""
+        return None
 
     def kill(self) -> None:
         ray.kill(self._actor, no_restart=True)

@@ -22,12 +22,9 @@ from pixelmill.actors import job_events
 from pixelmill.actors._inputs import Input
 from pixelmill.actors.base import Role
 from pixelmill.actors.job_events import (
-    HeaderProbed,
-    HeadersProbed,
     InputsRead,
     Later,
     PeerRestarted,
-    ProbeHeader,
     ReadInputs,
     RecordFinish,
     RecordItem,
@@ -38,7 +35,7 @@ from pixelmill.actors.job_events import (
 )
 from pixelmill.actors.job_lifecycle import TRANSITIONS, Job
 from pixelmill.imaging.pipeline import ItemResult, Pipeline
-from pixelmill.imaging.safe_open import ImageHeader
+from pixelmill.imaging.safe_open import ImageHeader, ProbedFile
 from pixelmill.messages import (
     AbandonJob,
     AbortJob,
@@ -51,6 +48,8 @@ from pixelmill.messages import (
     ExportFailed,
     ExportItem,
     Fail,
+    HeaderRead,
+    HeadersRead,
     ItemDone,
     ItemFailed,
     ItemFinished,
@@ -60,6 +59,7 @@ from pixelmill.messages import (
     JobStatus,
     LeaseGranted,
     OpenExport,
+    ProbeHeaders,
     Process,
     ProcessBatch,
     ReleaseLease,
@@ -73,6 +73,8 @@ ROLES = (Role.RESOURCE_MANAGER, Role.PROCESSOR_POOL, Role.EXPORTER, Role.SUPERVI
          Role.MONITOR)
 SMALL = ImageHeader(format="PNG", width=64, height=64, bands=3)
 LARGE = ImageHeader(format="PNG", width=2000, height=2000, bands=3)
+LARGE_JPEG = ImageHeader(format="JPEG", width=4000, height=3000, bands=3)
+"""A smaller decode lowers its peak (DCT scaling): a memory failure may be degraded."""
 RESULT = ItemResult(outputs=(), analyses={}, source={}, width=1, height=1, decode_ms=1.0,
                     total_ms=2.0)
 
@@ -94,7 +96,10 @@ class Peers:
     """What the job has asked of its peers and not yet had answered."""
 
     read: int | bool | None = False
-    probes: list[ProbeHeader] = field(default_factory=list)
+    probes: list[ProbeHeaders] = field(default_factory=list)
+    """Probes sent to workers and not yet answered."""
+    probed: list[HeadersRead] = field(default_factory=list)
+    """Every answer given to probes, to repeat as stale ones."""
     requested: dict[str, RequestLease] = field(default_factory=dict)
     """Leases asked for and not released, as the ResourceManager sees them."""
     granted: set[str] = field(default_factory=set)
@@ -153,6 +158,8 @@ class JobMachine(RuleBasedStateMachine):
         self.final_rows: dict[int, int] = {}
         self.result: JobFinished | None = None
         self.recorded_finish = False
+        self.solo: set[int] = set()
+        """Items whose probe broke a shared worker: they must be probed alone."""
         self.apply(self.job.start())
 
     # -- the peers' side ------------------------------------------------------
@@ -173,11 +180,17 @@ class JobMachine(RuleBasedStateMachine):
                 case Send(to=Role.RESOURCE_MANAGER, message=ReleaseLease(lease_id=lease_id)):
                     self.peers.requested.pop(lease_id, None)
                     self.peers.granted.discard(lease_id)
+                case Send(to=Role.PROCESSOR_POOL, message=ProbeHeaders() as probe):
+                    assert len(probe.items) == 1 or not any(
+                        i.index in self.solo for i in probe.items), "a suspect shares a probe"
+                    self.peers.probes.append(probe)
                 case Send(to=Role.PROCESSOR_POOL, message=Process() | ProcessBatch() as work):
                     self.peers.work.append(work)
                 case Send(to=Role.PROCESSOR_POOL, message=AbandonJob()):
                     self.peers.work.clear()
+                    self.peers.probes.clear()
                 case Send(to=Role.SUPERVISOR, message=DecideRecovery() as ask):
+                    self.check_degradable(ask)
                     self.peers.decisions[ask.index] = ask
                 case Send(to=Role.EXPORTER, message=OpenExport()):
                     self.exported = set()
@@ -197,8 +210,6 @@ class JobMachine(RuleBasedStateMachine):
                 case ReadInputs(count=count):
                     assert self.peers.read is False, "a read asked while one is out"
                     self.peers.read = count
-                case ProbeHeader():
-                    self.peers.probes.append(effect)
                 case Later(message=message):
                     self.peers.timers.append(message)
                 case RecordItem(row=row) if row.status.final:
@@ -211,6 +222,24 @@ class JobMachine(RuleBasedStateMachine):
     def tell(self, event: Any) -> None:
         self.apply(self.job.handle(event))
 
+    def header_of(self, index: int) -> ImageHeader:
+        if index not in self.large:
+            return SMALL
+        return LARGE_JPEG if index % 2 else LARGE
+
+    def check_degradable(self, ask: DecideRecovery) -> None:
+        """A memory failure is degraded only where a smaller decode lowers the peak."""
+        if ask.reason != "resource.memory":
+            return
+        (item,) = [i for i in self.job.live_items() if i.index == ask.index]
+        if item.header is None or item.header.format == "PNG" or item.reduce == 8:
+            assert not ask.degradable, (item.header, item.reduce)
+            if item.header is not None:
+                assert "not run again smaller" in ask.message
+                assert "MiB" in ask.message, "the message gives the estimated peak"
+        else:
+            assert ask.degradable, (item.header, item.reduce)
+
     @precondition(lambda self: self.peers.read is not False)
     @rule()
     def answer_read(self) -> None:
@@ -222,17 +251,42 @@ class JobMachine(RuleBasedStateMachine):
         self.tell(InputsRead(tuple(taken), end=self.read_at >= len(self.inputs)))
 
     @precondition(lambda self: self.peers.probes)
-    @rule(data=st.data())
-    def answer_probes(self, data: st.DataObject) -> None:
-        probes, self.peers.probes = self.peers.probes, []
+    @rule(data=st.data(), outcome=st.sampled_from(
+        ["read", "read", "read", "worker.crashed", "worker.timeout"]))
+    def answer_probes(self, data: st.DataObject, outcome: str) -> None:
+        """A worker answers one probe of the job's, in any order: headers (some not an
+        image, some out of memory), or its worker died or hung under all of it."""
+        probe = self.peers.probes.pop(data.draw(st.integers(0, len(self.peers.probes) - 1)))
         answers = []
-        for probe in probes:
-            if data.draw(st.integers(0, 9)) == 0:
-                answers.append(HeaderProbed(probe.index, None, "input.not_image", "no image"))
+        awaited = {i.index for i in self.job.live_items()
+                   if i.state is ItemStatus.PROBING and i.awaiting}
+        suspects = set()
+        for item in probe.items:
+            failure = outcome if outcome != "read" else data.draw(st.sampled_from(
+                [None] * 8 + ["input.not_image", "resource.memory"]))
+            if failure is None:
+                answers.append(_read(item.index, item.probe, self.header_of(item.index)))
             else:
-                header = LARGE if probe.index in self.large else SMALL
-                answers.append(HeaderProbed(probe.index, header))
-        self.tell(HeadersProbed(tuple(answers)))
+                answers.append(HeaderRead(index=item.index, path=item.path, probe=item.probe,
+                                          reason=failure, message="broke", worker=0))
+            if failure in ("worker.crashed", "worker.timeout") and len(probe.items) > 1:
+                self.solo.add(item.index)  # each is probed again alone
+                suspects.add(item.index)
+        answer = HeadersRead(job_id="j", outcomes=tuple(answers))
+        self.peers.probed.append(answer)
+        asked = len(self.peers.probes)
+        self.tell(answer)
+        # Which file of a shared probe broke its worker is unknown: none is charged,
+        # each one still waited for is probed again, alone.
+        again = {i.index for p in self.peers.probes[asked:] if len(p.items) == 1
+                 for i in p.items}
+        assert (suspects & awaited) <= again, (suspects, awaited, again)
+        assert not (suspects & awaited) & set(self.peers.decisions), "a suspect was charged"
+
+    @precondition(lambda self: self.peers.probed)
+    @rule(data=st.data())
+    def repeat_a_probe_answer(self, data: st.DataObject) -> None:
+        self.tell(data.draw(st.sampled_from(self.peers.probed)))
 
     @precondition(lambda self: set(self.peers.requested) - self.peers.granted)
     @rule(data=st.data())
@@ -307,6 +361,7 @@ class JobMachine(RuleBasedStateMachine):
             self.peers.granted.clear()
         elif role == Role.PROCESSOR_POOL:
             self.peers.work.clear()
+            self.peers.probes.clear()
         elif role == Role.SUPERVISOR:
             self.peers.decisions.clear()
         self.tell(PeerRestarted(role))
@@ -338,8 +393,9 @@ class JobMachine(RuleBasedStateMachine):
             if self.peers.read is not False:
                 self.answer_read()
             elif self.peers.probes:
-                probes, self.peers.probes = self.peers.probes, []
-                self.tell(HeadersProbed(tuple(HeaderProbed(p.index, SMALL) for p in probes)))
+                probe = self.peers.probes.pop(0)
+                self.tell(HeadersRead(job_id="j", outcomes=tuple(
+                    _read(i.index, i.probe, SMALL) for i in probe.items)))
             elif set(self.peers.requested) - self.peers.granted:
                 lease_id = min(set(self.peers.requested) - self.peers.granted)
                 self.peers.granted.add(lease_id)
@@ -367,6 +423,12 @@ class JobMachine(RuleBasedStateMachine):
         assert not self.peers.requested, f"leases never released: {self.peers.requested}"
         assert not self.job.live_items()
         assert self.recorded_finish
+
+
+def _read(index: int, probe: int, header: ImageHeader) -> HeaderRead:
+    probed = ProbedFile(header=header, device=1, inode=index, size=100, mtime_ns=1)
+    return HeaderRead(index=index, path=Path(f"/in/{index}.png"), probe=probe, probed=probed,
+                      worker=0)
 
 
 def _answer(work: Process | ProcessBatch, outcome: str) -> Any:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pykka
 import pytest
 
 from pixelmill.actors.base import ActorContext, Role
 from pixelmill.actors.job_manager import JobManager
+from pixelmill.actors.processor import probe_answers
 from pixelmill.actors.resource_manager import ResourceManager
 from pixelmill.imaging.pipeline import ItemResult, Pipeline
 from pixelmill.messages import (
@@ -31,20 +33,39 @@ from pixelmill.messages import (
     JobStatus,
     OpenExport,
     Priority,
+    ProbeHeaders,
     Process,
     ProcessBatch,
     Retry,
     Skip,
     SubmitJob,
 )
-from pixelmill.testing import Probe, write_image
+from pixelmill.testing import Probe, wait_until, write_image
+from pixelmill.workers.process import ProbeTask, ProbeTaskItem, run_task
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    import pykka
-
     from pixelmill.actors.timer import Timer
+
+
+class ProbingPool(pykka.ThreadingActor):
+    """Plays the pool: reads headers as a worker would (`run_task` of the probe), and
+    passes all other work to a probe for the test to answer."""
+
+    def __init__(self, work: Probe) -> None:
+        super().__init__()
+        self._work = work
+
+    def on_receive(self, message: Any) -> None:
+        if isinstance(message, ProbeHeaders):
+            task = ProbeTask(items=tuple(
+                ProbeTaskItem(path=i.path, attempt=i.attempt, content_hash=i.content_hash)
+                for i in message.items
+            ))
+            message.reply_to.tell(probe_answers(message, run_task(task), worker=0))
+        else:
+            self._work.ref.tell(message)
 
 
 class Rig:
@@ -61,7 +82,7 @@ class Rig:
         peers = {
             Role.SUPERVISOR: self.supervisor.ref,
             Role.RESOURCE_MANAGER: self.resources,
-            Role.PROCESSOR_POOL: self.pool.ref,
+            Role.PROCESSOR_POOL: ProbingPool.start(self.pool),
             Role.EXPORTER: self.exporter.ref,
         }
         context = ActorContext(log=base.log, timer=timer, peers=peers)
@@ -267,7 +288,10 @@ def test_the_more_urgent_job_gets_the_next_free_slot(
     rig = Rig(timer, cpu_slots=1)
     rig.submit("low", images, tmp_path, priority=Priority.LOW)
     running = rig.pool.expect(Process)
+    queued = rig.budget().queued
     rig.submit("urgent", images[:2], tmp_path, priority=Priority.URGENT)
+    # Its headers are read by workers first: then it asks for its leases.
+    wait_until(lambda: rig.budget().queued == queued + 2, 5, "the urgent job's leases asked")
     rig.manager.tell(_done(running))
     assert rig.pool.expect(Process).job_id == "urgent"
 

@@ -439,6 +439,7 @@ config_version = 2
 [faults.targets]
 "b.png" = "crash"
 "a.png" = { fault = "hang", attempts = [1] }
+"c.png" = { fault = "hang", stage = "probe" }
 """
 
 
@@ -446,10 +447,12 @@ def test_a_targets_table_names_inputs_and_their_faults_and_reads_back(tmp_path: 
     loaded = load_settings(_write(tmp_path, TARGETED))
     assert loaded.runtime.faults == FaultPlan(targets=(
         FaultTarget("b.png", "crash"), FaultTarget("a.png", "hang", attempts=(1,)),
+        FaultTarget("c.png", "hang", stage="probe"),
     )), "targets alone, with every rate 0, make a plan"
     shown = effective_config(loaded)
     assert shown["faults"]["targets"] == {
         "b.png": "crash", "a.png": {"fault": "hang", "attempts": [1]},
+        "c.png": {"fault": "hang", "stage": "probe"},
     }
     again = load_settings(_write(tmp_path / "shown", dump_toml(shown)))
     assert _same(again, loaded)
@@ -459,7 +462,9 @@ def test_a_targets_table_names_inputs_and_their_faults_and_reads_back(tmp_path: 
     ("target", "message"),
     [
         ('"boom"', 'faults.targets."b.png": expected one of fail, crash, hang, or a table '
-                   'such as { fault = "hang", attempts = [1] }, got "boom"'),
+                   'such as { fault = "hang", attempts = [1], stage = "probe" } '
+                   '(stage: work, probe), got "boom"'),
+        ('{ fault = "hang", stage = "decode" }', 'faults.targets."b.png": expected one of '),
         ('{ fault = "hang", attempts = [0] }', 'faults.targets."b.png": expected one of '),
         ('{ fault = "hang", when = [1] }', 'faults.targets."b.png": expected one of '),
     ],
