@@ -178,6 +178,8 @@ PUBLIC: dict[str, list[str]] = {
         "GetMetrics",
         "HeaderRead",
         "HeadersRead",
+        "IgnoredFile",
+        "IgnoredFiles",
         "InjectCrash",
         "ItemDone",
         "ItemFailed",

@@ -263,6 +263,7 @@ def _write_summary(export: _Export, summary: JobFinished) -> None:
         "finished_at": _iso(summary.started_at + summary.duration_s),
         "duration_s": round(summary.duration_s, 3),
         "counts": summary.counts.as_dict(),
+        "ignored": summary.ignored.to_data(),
     }
     temp = export.temp(SUMMARY_JSON)
     try:

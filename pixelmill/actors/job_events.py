@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pixelmill.actors._inputs import Input
-    from pixelmill.messages import JobFinished
+    from pixelmill.messages import IgnoredFiles, JobFinished
     from pixelmill.store import ItemRow, RunRow
 
 __all__ = [
@@ -56,6 +56,8 @@ class InputsRead:
 
     inputs: tuple[Input, ...]
     end: bool
+    ignored: IgnoredFiles | None = None
+    """With `end`: what the walk of the input directories left, each with its reason."""
 
 
 @dataclass(frozen=True, slots=True)

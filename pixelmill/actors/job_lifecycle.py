@@ -70,6 +70,7 @@ from pixelmill.messages import (
     Fail,
     HeaderRead,
     HeadersRead,
+    IgnoredFiles,
     ItemDone,
     ItemFailed,
     ItemFinished,
@@ -268,6 +269,8 @@ class Job:
         self._replaying = False
         self._closing = False
         self._summary: JobFinished | None = None
+        self._ignored = IgnoredFiles()
+        """What the walk of the input directories left (told with the last inputs)."""
         self.expanded = False
         """Every input has been read."""
         self.stopping: JobStatus | None = None
@@ -289,7 +292,9 @@ class Job:
     def handle(self, event: Any) -> list[Effect]:
         """Take one event; return what the JobManager must do about it, in order."""
         match event:
-            case InputsRead(inputs=inputs, end=end):
+            case InputsRead(inputs=inputs, end=end, ignored=ignored):
+                if ignored is not None:
+                    self._ignored = ignored
                 self._inputs_read(inputs, end=end)
             case HeadersRead(outcomes=read):
                 for header in read:
@@ -816,6 +821,7 @@ class Job:
             message=self.message if self.stopping else None,
             started_at=self._started_wall,
             duration_s=self._clock.monotonic() - self._started,
+            ignored=self._ignored,
         )
         self._emit(Send(Role.EXPORTER, CloseExport(summary=self._summary,
                                                    reply_to=self._reply_to)))

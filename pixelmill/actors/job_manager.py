@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from pixelmill.actors._inputs import expand_inputs
+from pixelmill.actors._inputs import Ignored, expand_inputs
 from pixelmill.actors._progress_log import ProgressLog
 from pixelmill.actors._result_cache import ResultCache
 from pixelmill.actors.base import Actor, ActorContext, Role
@@ -138,6 +138,8 @@ class JobManager(Actor):
         self._fingerprints: dict[str, str | None] = {}
         self._jobs: dict[str, Job] = {}
         self._inputs: dict[str, Iterator[Input]] = {}
+        self._ignored: dict[str, Ignored] = {}
+        """What each job's walk has left so far; told to the job with its last inputs."""
         self._replays: dict[str, Iterator[ItemRecord]] = {}
         self._ticks = itertools.count()
         self._progress_log = ProgressLog(progress_every_s)
@@ -218,7 +220,11 @@ class JobManager(Actor):
         started_at: float | None = None,
     ) -> None:
         known = {row.path: (row.rel_dir, row.stem) for row in priors if row.stem}
-        self._inputs[order.job_id] = expand_inputs(order.inputs, order.exclude_dirs, known)
+        ignored = self._ignored[order.job_id] = Ignored()
+        self._inputs[order.job_id] = expand_inputs(
+            order.inputs, order.exclude_dirs, known, formats=order.pipeline.formats,
+            include_hidden=order.include_hidden, ignored=ignored,
+        )
         job = Job(
             order,
             reply_to=self.actor_ref,
@@ -315,6 +321,7 @@ class JobManager(Actor):
         if job.finished is not None:
             self._jobs.pop(job.job_id, None)
             self._inputs.pop(job.job_id, None)
+            self._ignored.pop(job.job_id, None)
             self._replays.pop(job.job_id, None)
             self._fingerprints.pop(job.job_id, None)
 
@@ -324,7 +331,8 @@ class JobManager(Actor):
         end = count is None or len(taken) < count
         if job.stopping is None:  # a stopping job reads only to account for its inputs
             taken = self._cache.known_hashes(job.order, taken)
-        return InputsRead(taken, end=end)
+        ignored = self._ignored[job.job_id].snapshot() if end else None
+        return InputsRead(taken, end=end, ignored=ignored)
 
     def _replay_more(self, job_id: str) -> None:
         """Send the next batch of a replay; tell the job when there is none left."""

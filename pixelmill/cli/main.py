@@ -107,6 +107,8 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     _plugin_option(command)
     command.add_argument("--no-cache", action="store_true",
                          help="work every item, even those the result cache has")
+    command.add_argument("--include-hidden", action="store_true",
+                         help="take hidden files and walk hidden directories of input dirs")
 
 
 def _plugin_option(command: argparse.ArgumentParser) -> None:

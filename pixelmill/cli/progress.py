@@ -188,22 +188,27 @@ def event_data(event: JobEvent) -> dict[str, Any]:
 
 
 def print_result(result: JobResult, *, out: Path, log_file: Path) -> None:
-    """The final table: counts, failures grouped by reason, where everything is."""
+    """The final table: counts, failures grouped by reason, files the walk ignored by
+    reason, where everything is."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    counts = result.counts
+    counts = {**result.counts.as_dict(), "ignored": result.ignored.total}
     table = Table(title=f"{result.name}: {result.status.value} in {result.duration_s:.1f} s")
-    for column in counts.as_dict():
+    for column in counts:
         table.add_column(column, justify="right")
-    table.add_row(*(str(value) for value in counts.as_dict().values()))
+    table.add_row(*(str(value) for value in counts.values()))
     console.print(table)
     if result.reason:
         console.print(f"[red]aborted[/red]: {result.reason}: {result.message}", markup=True)
     reasons = _reasons(result)
     for reason, number in reasons.most_common():
         console.print(f"  {number} x {reason}")
+    for reason, number in sorted(result.ignored.by_reason().items(), key=lambda r: -r[1]):
+        console.print(f"  {number} x ignored {reason}")
+    if result.ignored.total:
+        console.print("  (ignored files are listed in summary.json and the report)")
     console.print(f"outputs: {out}")
     if result.export_files:
         names = ", ".join(path.name for path in result.export_files)

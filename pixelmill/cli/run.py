@@ -108,11 +108,13 @@ def run_command(args: argparse.Namespace, inputs: Sequence[str] | None = None) -
                              max_pixels=settings.runtime.max_pixels)
         out = _out_dir(args, settings, fallback=Path(spec.export_dir))
         spec = dataclasses.replace(spec, export_dir=out, charts=args.charts or spec.charts,
-                                   cache=spec.cache and not args.no_cache)
+                                   cache=spec.cache and not args.no_cache,
+                                   include_hidden=args.include_hidden or spec.include_hidden)
     else:
         out = _out_dir(args, settings)
         spec = _spec_from_flags(args, settings, inputs or args.inputs, out)
-        spec = dataclasses.replace(spec, charts=args.charts, cache=not args.no_cache)
+        spec = dataclasses.replace(spec, charts=args.charts, cache=not args.no_cache,
+                                   include_hidden=args.include_hidden or None)
     config = _config(args, settings, out)
     return _follow(args, config, out, lambda runtime: runtime.submit(spec))
 

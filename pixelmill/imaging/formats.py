@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import struct
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import IO
 
 import pillow_heif
@@ -21,9 +21,12 @@ from pixelmill.errors import ConfigError
 __all__ = [
     "DEFAULT_FORMATS",
     "OFF_BY_DEFAULT",
+    "SNIFF_BYTES",
     "UNREADABLE",
+    "accepted_format",
     "check_formats",
     "extensions_of",
+    "format_of_extension",
     "identify",
     "known_formats",
     "pillow_formats",
@@ -149,6 +152,35 @@ def extensions_of(formats: Iterable[str]) -> frozenset[str]:
     return frozenset(ext.lower() for ext in found)
 
 
+SNIFF_BYTES = 16
+"""How much of a file's start a signature check reads: what `Image.open` reads for it."""
+
+
+def accepted_format(prefix: bytes, candidates: Iterable[str]) -> str | None:
+    """The first of `candidates` whose signature `prefix` (a file's first bytes) carries.
+
+    Only signatures are checked, as Pillow's accept functions check them (and
+    pillow-heif's, without registering its opener): nothing is parsed, so it
+    is safe on untrusted bytes in any process. A format without a signature
+    (TGA, SPIDER, PCD, IMT, IM, IPTC) is never sniffed; a weak one (PPM's
+    "P6") may take a file that then fails as `input.not_image` in a worker.
+    """
+    for fmt in _ordered(set(candidates)):
+        if fmt == "HEIF":
+            if pillow_heif.is_supported(prefix[:SNIFF_BYTES]):
+                return fmt
+            continue
+        opener = Image.OPEN.get(fmt)
+        if opener is not None and opener[1] is not None and _accepts(opener[1], prefix):
+            return fmt
+    return None
+
+
+def format_of_extension(suffix: str) -> str | None:
+    """The format a file extension (".jpg", any case) names, as settings read it; None if none."""
+    return _aliases().get(suffix.lstrip(".").upper()) if suffix else None
+
+
 def identify(fp: IO[bytes], candidates: Iterable[str]) -> str | None:
     """The first of `candidates` whose header parser takes the file `fp`; `None` if none does.
 
@@ -156,12 +188,10 @@ def identify(fp: IO[bytes], candidates: Iterable[str]) -> str | None:
     Ghostscript never runs for an EPS file. Leaves `fp`'s position anywhere.
     """
     fp.seek(0)
-    prefix = fp.read(16)
+    prefix = fp.read(SNIFF_BYTES)
     for fmt in pillow_formats(candidates):
         factory, accept = Image.OPEN[fmt]
-        # An accept function may return a string: Pillow's "support not installed".
-        accepted = accept is None or accept(prefix)
-        if isinstance(accepted, str) or not accepted:
+        if accept is not None and not _accepts(accept, prefix):
             continue
         fp.seek(0)
         try:
@@ -172,6 +202,16 @@ def identify(fp: IO[bytes], candidates: Iterable[str]) -> str | None:
             continue
         return fmt
     return None
+
+
+def _accepts(accept: Callable[[bytes], bool | str], prefix: bytes) -> bool:
+    # An accept function may return a string: Pillow's "support not installed";
+    # on a short prefix some raise, as under Pillow's own loop.
+    try:
+        accepted = accept(prefix)
+    except _NOT_THIS_FORMAT:
+        return False
+    return not isinstance(accepted, str) and bool(accepted)
 
 
 def refusal(fmt: str) -> str:

@@ -18,6 +18,8 @@ from pixelmill.messages.export import (
 from pixelmill.messages.jobs import (
     FINAL_STATUSES,
     CancelJob,
+    IgnoredFile,
+    IgnoredFiles,
     ItemFinished,
     ItemStatus,
     JobAccepted,
@@ -102,6 +104,8 @@ __all__ = [
     "GetMetrics",
     "HeaderRead",
     "HeadersRead",
+    "IgnoredFile",
+    "IgnoredFiles",
     "InjectCrash",
     "ItemDone",
     "ItemFailed",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.messages._base import message
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 __all__ = [
     "FINAL_STATUSES",
     "CancelJob",
+    "IgnoredFile",
+    "IgnoredFiles",
     "ItemFinished",
     "ItemStatus",
     "JobAccepted",
@@ -99,7 +102,7 @@ class JobOrder:
     job_id: str
     name: str
     inputs: tuple[str, ...]
-    """Files, directories (walked recursively, image extensions only) and globs."""
+    """Files, directories (walked recursively for image files) and globs."""
     pipeline: Pipeline
     output_dir: Path | None
     """Where `save` steps write; None when the pipeline saves nothing."""
@@ -116,6 +119,8 @@ class JobOrder:
     cache); False works every item."""
     verify_cache: bool = False
     """Hash every input even when its size and modification time are unchanged."""
+    include_hidden: bool = False
+    """A directory walk takes hidden files and walks hidden directories too."""
 
     def to_data(self) -> dict[str, Any]:
         """The JSON-ready description of the job (its id apart), enough to run it again."""
@@ -131,6 +136,7 @@ class JobOrder:
             "plugins": list(self.plugins),
             "cache": self.cache,
             "verify_cache": self.verify_cache,
+            "include_hidden": self.include_hidden,
         }
 
     @classmethod
@@ -160,6 +166,7 @@ class JobOrder:
             plugins=tuple(data.get("plugins", ())),
             cache=bool(data.get("cache", True)),
             verify_cache=bool(data.get("verify_cache", False)),
+            include_hidden=bool(data.get("include_hidden", False)),
         )
 
 
@@ -239,6 +246,65 @@ class JobCounts:
 
 
 @message
+class IgnoredFile:
+    """A file (or a whole directory) under an input directory that the walk did not take."""
+
+    path: str
+    """As the OS gave it; undecodable bytes are surrogate escapes."""
+    reason: str
+    """Why: `hidden`, `not_an_image`, `format_off`, `symlink_loop`, `broken_symlink`,
+    `unreadable_dir`, `unreadable`, `not_a_file`, `walked_already` or `own_output`
+    (the README's "Inputs" tells each)."""
+    format: str | None = None
+    """For `format_off`: the format it is in, which a `formats` setting may enable."""
+    directory: bool = False
+    """The entry is a directory, none of whose files were looked at."""
+
+    def to_data(self) -> dict[str, Any]:
+        """The entry as `summary.json` lists it."""
+        data: dict[str, Any] = {"path": self.path, "reason": self.reason}
+        if self.format is not None:
+            data["format"] = self.format
+        if self.directory:
+            data["directory"] = True
+        return data
+
+
+@message
+class IgnoredFiles:
+    """What the walk of a job's input directories left, in bounded memory.
+
+    Every file not taken is counted under its reason; the first `limit` of
+    each reason, in walk order, are listed. A folder of 100,000 ignored files
+    costs a count and `limit` entries.
+    """
+
+    counts: tuple[tuple[str, int], ...] = ()
+    """(reason, how many), in the order the reasons were first met."""
+    listed: tuple[IgnoredFile, ...] = ()
+    limit: int = 100
+    """Entries listed per reason at most."""
+
+    @property
+    def total(self) -> int:
+        """Files and directories ignored, listed or not."""
+        return sum(count for _, count in self.counts)
+
+    def by_reason(self) -> dict[str, int]:
+        """How many were ignored for each reason."""
+        return dict(self.counts)
+
+    def to_data(self) -> dict[str, Any]:
+        """As `summary.json` writes it under `ignored`."""
+        return {
+            "total": self.total,
+            "by_reason": self.by_reason(),
+            "listed_per_reason": self.limit,
+            "files": [entry.to_data() for entry in self.listed],
+        }
+
+
+@message
 class JobProgress:
     """A snapshot of a job's progress."""
 
@@ -285,3 +351,5 @@ class JobFinished:
     started_at: float = 0.0
     """Wall-clock start, seconds since the epoch."""
     duration_s: float = 0.0
+    ignored: IgnoredFiles = field(default_factory=IgnoredFiles)
+    """Files under the input directories that are no item, each with its reason."""

@@ -21,7 +21,13 @@ from pixelmill.report._svg import Series, bars_svg, rgb_histogram_svg
 from pixelmill.report._text import esc, format_count, format_duration, format_number
 from pixelmill.report._thumbnails import ThumbnailBudget, thumbnail_for
 
-__all__ = ["distributions_section", "gallery_section", "problems_section", "summary_section"]
+__all__ = [
+    "distributions_section",
+    "gallery_section",
+    "ignored_section",
+    "problems_section",
+    "summary_section",
+]
 
 _DASH = "\u2013"
 _SEPARATOR = " \u00b7 "
@@ -91,6 +97,75 @@ def problems_section(digest: JobDigest) -> str:
         f'<section id="problems"><h2>Problems <span class="count">{heading}</span></h2>'
         f"{body}</section>"
     )
+
+
+def ignored_section(summary: Mapping[str, Any], files_per_reason: int) -> str:
+    """Files the walk of the input directories left, grouped by reason, with the first listed.
+
+    Read from the summary's `ignored` (counts by reason, the first entries of
+    each); anything malformed there is shown as nothing ignored.
+    """
+    ignored = summary.get("ignored")
+    ignored = ignored if isinstance(ignored, Mapping) else {}
+    by_reason = ignored.get("by_reason")
+    counts = {
+        str(reason): count
+        for reason, count in (by_reason.items() if isinstance(by_reason, Mapping) else ())
+        if isinstance(count, int) and not isinstance(count, bool) and count > 0
+    }
+    files = ignored.get("files")
+    entries = [e for e in (files if isinstance(files, list) else []) if isinstance(e, Mapping)]
+    total = sum(counts.values())
+    if not counts:
+        body = '<p class="note">Every file under the input directories is an item.</p>'
+    else:
+        body = "".join(
+            _ignored_group(reason, count, [e for e in entries if e.get("reason") == reason],
+                           files_per_reason)
+            for reason, count in sorted(counts.items(), key=lambda rc: (-rc[1], rc[0]))
+        )
+    heading = (
+        f"{_plural(total, 'file')} in {_plural(len(counts), 'reason', 'reasons')}"
+    )
+    return (
+        f'<section id="ignored"><h2>Ignored <span class="count">{heading}</span></h2>'
+        '<p class="note">Files under the input directories that are no item: not images, '
+        "hidden, in a format this job does not read, or out of reach.</p>"
+        f"{body}</section>"
+    )
+
+
+def _ignored_group(
+    reason: str, count: int, entries: list[Mapping[str, Any]], limit: int
+) -> str:
+    shown = entries[: max(0, limit)]
+    rows = "".join(
+        f'<tr><td class="file mono">{esc(entry.get("path"))}'
+        f'{"/" if entry.get("directory") is True else ""}</td>'
+        f'<td class="message">{esc(_ignored_note(entry))}</td></tr>'
+        for entry in shown
+    )
+    more = ""
+    if count > len(shown):
+        more = (
+            f'<p class="more">\u2026 and {format_count(count - len(shown))} more, '
+            "not listed here (the first found shown).</p>"
+        )
+    return (
+        f'<details class="reason"><summary><code>{esc(reason)}</code>'
+        f'<span class="share">{_plural(count, "file")}</span></summary>'
+        '<div class="table-wrap"><table><thead><tr><th class="file">File</th>'
+        f"<th>Note</th></tr></thead><tbody>{rows}</tbody></table></div>{more}</details>"
+    )
+
+
+def _ignored_note(entry: Mapping[str, Any]) -> str:
+    notes = []
+    if entry.get("format"):
+        notes.append(f"{entry.get('format')} image")
+    if entry.get("directory") is True:
+        notes.append("a directory: none of its files looked at")
+    return "; ".join(notes)
 
 
 def distributions_section(digest: JobDigest) -> str:
@@ -172,6 +247,7 @@ def _css(status: str) -> str:
 def _contents(digest: JobDigest) -> str:
     links = [
         ("problems", f"Problems ({format_count(digest.problems)})"),
+        ("ignored", "Ignored"),
         ("distributions", "Distributions"),
         ("gallery", f"Gallery ({format_count(len(digest.gallery))})"),
     ]

@@ -10,6 +10,7 @@ from pixelmill.report._digest import digest_records
 from pixelmill.report._sections import (
     distributions_section,
     gallery_section,
+    ignored_section,
     problems_section,
     summary_section,
 )
@@ -44,7 +45,9 @@ def render_report(
     The page opens from disk with no network: CSS and SVG charts are inline,
     there is no script and no external font. It shows the summary (name,
     status, reason, times, counts, rate); the failed, skipped and cancelled
-    items grouped by reason class; histograms of luminance, sharpness (log
+    items grouped by reason class; the files the walk of the input
+    directories ignored, grouped by reason (the summary's `ignored`);
+    histograms of luminance, sharpness (log
     scale) and colour means across the done items; and a gallery of output
     thumbnails, each with its RGB histogram. Every thumbnail is embedded as
     a small JPEG data: URI (at most 30 kB each, 4 MB in all: see
@@ -72,6 +75,7 @@ def render_report(
         [
             summary_section(summary, digest),
             problems_section(digest),
+            ignored_section(summary, files_per_reason),
             distributions_section(digest),
             gallery_section(digest, export_dir),
             "<footer>Written by pixelmill. Self-contained: no script, no network.</footer>",

@@ -41,6 +41,10 @@ class RuntimeConfig:
     """The image formats read (`imaging.formats.DEFAULT_FORMATS`: all Pillow reads
     but EPS/PS, IPTC, IM, MPEG and stubs; HEIC too); a job's own `formats` wins.
     Inputs in another format are skipped as `input.unsupported`."""
+    include_hidden: bool = False
+    """A directory walk takes hidden files and walks hidden directories (names
+    starting with a dot); a job's own `include_hidden` wins. Left out, each is
+    listed in the job's `summary.json` as ignored (`hidden`)."""
     item_timeout_s: float = 120.0
     """An item running longer is stopped (its worker killed) as `worker.timeout`."""
     batch_items: int = 16
@@ -110,7 +114,7 @@ class RuntimeConfig:
         _positive_int("max_jobs", self.max_jobs)
         _positive_int("batch_items", self.batch_items)
         _positive_int("cache_max_entries", self.cache_max_entries)
-        for key in ("cache_enabled", "verify_cache", "journal"):
+        for key in ("cache_enabled", "verify_cache", "journal", "include_hidden"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"{key}: expected true or false, got {getattr(self, key)!r}")
         if isinstance(self.min_free_mb, bool) or not isinstance(self.min_free_mb, int) or (

@@ -111,7 +111,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "item_timeout_s": _SECONDS, "worker_memory_mb": _POSITIVE_INT,
         "batch_items": _POSITIVE_INT,
     },
-    "input": {"formats": _NAMES},
+    "input": {"formats": _NAMES, "include_hidden": _BOOLEAN},
     "monitoring": {
         "enabled": _BOOLEAN, "interval_s": _SECONDS, "history": _POSITIVE_INT,
         "thresholds": {
@@ -158,7 +158,7 @@ _RUNTIME_FIELDS: dict[str, str] = {
     "resources.cpu_slots": "workers", "resources.memory_mb": "memory_mb",
     "resources.max_pixels": "max_pixels", "resources.item_timeout_s": "item_timeout_s",
     "resources.worker_memory_mb": "worker_memory_mb", "resources.batch_items": "batch_items",
-    "input.formats": "formats",
+    "input.formats": "formats", "input.include_hidden": "include_hidden",
     "monitoring.enabled": "monitor_enabled", "monitoring.interval_s": "monitor_interval_s",
     "monitoring.history": "monitor_history",
     "features.monitor": "monitor_enabled", "features.resource_manager": "admission_control",
@@ -447,7 +447,10 @@ def _target_table(targets: tuple[FaultTarget, ...]) -> dict[str, Any]:
 
 
 def _resolved(text: str | Path, base_dir: Path | None) -> Path:
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~name" of no such user: kept as written, as a shell keeps it
+        path = Path(text)
     return base_dir / path if base_dir is not None else path
 
 

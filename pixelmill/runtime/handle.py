@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pixelmill.errors import ClosedRuntimeError, JobAbortedError, PixelmillError
 from pixelmill.messages import (
+    IgnoredFiles,
     ItemFinished,
     JobCounts,
     JobFinished,
@@ -41,6 +42,9 @@ class JobResult:
     message: str | None
     export_files: tuple[Path, ...]
     duration_s: float
+    ignored: IgnoredFiles = field(default_factory=IgnoredFiles)
+    """Files under the input directories that are no item: counted by reason, the
+    first of each listed (as `summary.json`'s `ignored`)."""
 
     def raise_for_status(self) -> JobResult:
         """Raise `JobAbortedError` if the job was aborted; else return this result.
@@ -80,6 +84,7 @@ class JobResult:
             message=finished.message,
             export_files=tuple(Path(p) for p in finished.export_files),
             duration_s=finished.duration_s,
+            ignored=finished.ignored,
         )
 
 

@@ -62,6 +62,7 @@ _SCHEMA: dict[str, Any] = {
         "analyses": _STEPS,
         "cache": ("true or false", lambda v: isinstance(v, bool)),
         "formats": _NAMES,
+        "include_hidden": ("true or false", lambda v: isinstance(v, bool)),
     },
     "pipeline": _STEPS,
 }
@@ -133,6 +134,7 @@ def _job(
         name=job.get("name"),
         cache=job.get("cache", True),
         formats=check_formats(job["formats"], key="job.formats") if "formats" in job else None,
+        include_hidden=job.get("include_hidden"),
     )
     spec.to_order(job_id="check", max_pixels=max_pixels)
     return spec

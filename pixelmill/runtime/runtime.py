@@ -222,7 +222,8 @@ class Runtime:
             ClosedRuntimeError: the runtime was shut down.
         """
         order = spec.to_order(job_id=new_job_id(), max_pixels=self.config.max_pixels,
-                              formats=self.config.formats)
+                              formats=self.config.formats,
+                              include_hidden=self.config.include_hidden)
         return self._start(order, on_event=on_event, timeout=timeout, resume=False)
 
     def resume(

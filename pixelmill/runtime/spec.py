@@ -53,17 +53,29 @@ class JobSpec:
     pipeline (the result cache); False works every item again."""
     formats: Sequence[str] | None = None
     """The image formats to read ("JPEG", "heic", ...); None: the Runtime's `formats`."""
+    include_hidden: bool | None = None
+    """Take hidden files (and walk hidden directories) in input directories; None: the
+    Runtime's `include_hidden`. Left out, each is listed in `summary.json` as ignored."""
 
     def to_order(
-        self, *, job_id: str, max_pixels: int, formats: Sequence[str] = DEFAULT_FORMATS
+        self,
+        *,
+        job_id: str,
+        max_pixels: int,
+        formats: Sequence[str] = DEFAULT_FORMATS,
+        include_hidden: bool = False,
     ) -> JobOrder:
         """Validate everything and build the order the JobManager runs.
 
-        `formats` is the Runtime's, used unless the spec has its own.
+        `formats` and `include_hidden` are the Runtime's, used unless the spec
+        has its own.
         """
         if isinstance(self.inputs, str | os.PathLike) or not self.inputs:
             raise ConfigError("inputs: expected a non-empty list of files, directories or globs")
         inputs = tuple(os.fspath(path) for path in self.inputs)
+        hidden = include_hidden if self.include_hidden is None else self.include_hidden
+        if not isinstance(hidden, bool):
+            raise ConfigError(f"include_hidden: expected true or false, got {hidden!r}")
         for field_name in ("pipeline", "analyses"):
             if isinstance(getattr(self, field_name), str | Mapping):
                 raise ConfigError(f"{field_name}: expected a list of steps")
@@ -92,6 +104,7 @@ class JobSpec:
             charts=self.charts,
             cache=bool(self.cache),
             plugins=plugins_of(pipeline),
+            include_hidden=hidden,
         )
 
 

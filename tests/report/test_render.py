@@ -309,7 +309,7 @@ def test_the_header_links_to_each_section(tmp_path: Path) -> None:
     page = read_page(render(mixed_job(), tmp_path))
 
     anchors = [a["href"] for a in page.with_tag("a") if (a["href"] or "").startswith("#")]
-    assert anchors == ["#problems", "#distributions", "#gallery"]
+    assert anchors == ["#problems", "#ignored", "#distributions", "#gallery"]
     assert {attrs.get("id") for _, attrs in page.elements} >= {
         "problems",
         "distributions",

@@ -92,7 +92,7 @@ def test_the_config_files_input_formats_set_the_runtimes_and_show_back() -> None
     settings = settings_from_dict({"config_version": 2, "input": {"formats": ["jpg", "HEIC"]}})
     assert settings.runtime.formats == ("JPEG", "HEIF")
     shown = effective_config(settings)
-    assert shown["input"] == {"formats": ["JPEG", "HEIF"]}
+    assert shown["input"] == {"formats": ["JPEG", "HEIF"], "include_hidden": False}
     assert settings_from_dict(shown) == settings
     assert effective_config(settings_from_dict({}))["input"]["formats"] == list(DEFAULT_FORMATS)
 
