@@ -43,6 +43,10 @@ _OUT_OF_MEMORY = "out of memory"
 _AMBIGUOUS = ("broken data stream", "could not create decoder object")
 # One more full-size buffer of 4 bytes a pixel: more than any of those needs.
 _DECODER_BYTES_PER_PIXEL = 4
+# The decoders whose failures on the data are RuntimeErrors, by module.
+_RUNTIME_ERROR_DECODERS = ("PIL.AvifImagePlugin", "pillow_heif")
+# What libheif says of an image past its own size limit.
+_TOO_LARGE = "Security limit exceeded"
 # Pillow raises plain OSError (no errno) both for corrupt data and for valid
 # files that use a feature it lacks; only the message tells them apart.
 _UNSUPPORTED_WORDS = (
@@ -142,12 +146,33 @@ def map_decode_errors(path: Path, formats: Collection[str] = DEFAULT_FORMATS) ->
         if "too large" in str(exc).lower():
             raise ImageTooLargeError(f"{path}: image data too large: {exc}") from exc
         raise TruncatedImageError(f"{path}: corrupt image data: {exc}") from exc
+    except RuntimeError as exc:
+        # libavif's and libheif's failures on the data come through Pillow's
+        # AVIF plugin and pillow-heif as RuntimeError ("Failed to decode image:
+        # ...", "Conversion from YUV failed", "Security limit exceeded: Image
+        # size ..."); any other is left alone, as at least as often a bug.
+        if not _raised_in(exc, _RUNTIME_ERROR_DECODERS):
+            raise
+        if _TOO_LARGE in str(exc):
+            raise ImageTooLargeError(f"{path}: image too large for its decoder: {exc}") from exc
+        raise TruncatedImageError(f"{path}: corrupt image data: {exc}") from exc
     except (SyntaxError, EOFError, struct.error) as exc:
         # Pillow's plugins raise these from their parsers on malformed data.
         # IndexError, KeyError and TypeError are left alone: they are at least
         # as often a bug, and the pipeline reports them as internal errors.
         detail = f"{type(exc).__name__}: {exc}"
         raise TruncatedImageError(f"{path}: corrupt image data ({detail})") from exc
+
+
+def _raised_in(exc: BaseException, modules: tuple[str, ...]) -> bool:
+    """Whether a frame of `exc`'s traceback runs in one of `modules` (or below them)."""
+    frame = exc.__traceback__
+    while frame is not None:
+        name = frame.tb_frame.f_globals.get("__name__", "")
+        if isinstance(name, str) and name.startswith(modules):
+            return True
+        frame = frame.tb_next
+    return False
 
 
 def decode_failure(path: Path, exc: OSError, size: tuple[int, int]) -> PixelmillError:
