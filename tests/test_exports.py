@@ -237,6 +237,8 @@ PUBLIC: dict[str, list[str]] = {
     "pixelmill.testing": [
         "Probe",
         "crash_actor",
+        "is_gone",
+        "live_workers",
         "make_context",
         "wait_until",
         "write_broken_files",

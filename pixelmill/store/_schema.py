@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
@@ -151,6 +152,9 @@ CREATE TABLE file_hashes (
 """Version 3: the result cache (work done, by the input's bytes and the work's
 fingerprint) and the identity of files already hashed; jobs count cached items."""
 
+_BUSY_TIMEOUT_S: Final = 5.0
+"""How long a writer waits for another writer's lock."""
+
 _MIGRATIONS: Final = (_V1, _V2, _V3)
 """`_MIGRATIONS[n]` takes a store from schema version n to n + 1; append, never edit."""
 
@@ -178,7 +182,8 @@ def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     # A URI of the raw bytes keeps a non-UTF-8 directory name intact.
     uri = f"file:{quote(os.fsencode(path.absolute()))}?mode={'ro' if readonly else 'rwc'}"
     with sqlite_errors(path, "open"):
-        connection = sqlite3.connect(uri, uri=True, timeout=5.0, isolation_level=None)
+        connection = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S,
+                                     isolation_level=None)
     try:
         with sqlite_errors(path, "open"):
             if readonly:
@@ -186,13 +191,32 @@ def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
             else:
                 # NORMAL in WAL mode survives a crash of the process, not of the
                 # machine: a power cut may lose the last commits, never corrupt.
-                connection.execute("PRAGMA journal_mode = WAL")
+                _turn_wal_on(connection)
                 connection.execute("PRAGMA synchronous = NORMAL")
                 _migrate(connection, path)
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def _turn_wal_on(connection: sqlite3.Connection) -> None:
+    """Put the store in WAL mode (it stays so, in the file).
+
+    Changing the journal mode of a new store needs it to itself, and SQLite
+    answers "database is locked" at once, without the busy timeout, while
+    another connection opening it at the same moment holds a lock: so wait
+    here, as the timeout would, for up to 5 s.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _version(connection: sqlite3.Connection) -> int:

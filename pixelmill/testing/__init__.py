@@ -17,6 +17,7 @@ from pixelmill.testing.images import (
     write_photo_like,
     write_sample_set,
 )
+from pixelmill.testing.processes import is_gone, live_workers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Probe",
     "crash_actor",
+    "is_gone",
+    "live_workers",
     "make_context",
     "wait_until",
     "write_broken_files",

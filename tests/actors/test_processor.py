@@ -22,7 +22,7 @@ from pixelmill.messages import (
     Process,
     ProcessBatch,
 )
-from pixelmill.testing import wait_until, write_broken_files, write_image
+from pixelmill.testing import live_workers, wait_until, write_broken_files, write_image
 from pixelmill.workers.faults import FaultPlan, FaultTarget
 from pixelmill.workers.settings import WorkerSettings
 
@@ -44,12 +44,7 @@ def _process(probe: Probe, path: Path, out: Path, index: int = 0) -> Process:
 
 def _workers() -> list[psutil.Process]:
     # Workers are forked by the fork server, itself a child of this process.
-    return [
-        grandchild
-        for child in psutil.Process().children()
-        for grandchild in child.children()
-        if grandchild.status() != psutil.STATUS_ZOMBIE
-    ]
+    return live_workers()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import tests.runtime._slow_op  # noqa: F401 - registers test_pause here and in w
 from pixelmill import BrokenRuntimeError, JobSpec, JobStatus, Runtime, ops
 from pixelmill.actors.base import Role
 from pixelmill.actors.recovery import RecoveryPolicy
-from pixelmill.testing import crash_actor, wait_until, write_sample_set
+from pixelmill.testing import crash_actor, live_workers, wait_until, write_sample_set
 from pixelmill.workers.faults import FaultPlan, FaultTarget
 
 if TYPE_CHECKING:
@@ -103,12 +103,7 @@ def test_a_hanging_item_is_stopped_at_its_time_limit_and_the_job_goes_on(
 
 def _workers(excluding: set[int]) -> list[psutil.Process]:
     """Live worker processes (forked by the fork server, a child of ours), but `excluding`."""
-    return [
-        grandchild
-        for child in psutil.Process().children()
-        for grandchild in child.children()
-        if grandchild.pid not in excluding and grandchild.status() != psutil.STATUS_ZOMBIE
-    ]
+    return live_workers(excluding)
 
 
 def test_a_worker_killed_mid_item_has_its_item_redone_and_the_job_completes(

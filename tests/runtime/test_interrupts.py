@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 
 from pixelmill.store import JobStore
-from pixelmill.testing import wait_until
+from pixelmill.testing import is_gone, wait_until
 from tests.runtime._cli import (
     assert_complete,
     finish,
@@ -65,9 +65,8 @@ def test_two_ctrl_c_stop_at_once_and_a_resume_completes_the_export(tmp_path: Pat
     job_id = job_id_of(state)
     assert f"stopped at once; resume with: pixelmill resume {job_id}" in err
     assert not (out / "summary.json").exists()
-    wait_until(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status()
-                             != psutil.STATUS_ZOMBIE for pid in group), 10,
-             "every process of the run to end")
+    wait_until(lambda: all(is_gone(pid) for pid in group), 10,
+               "every process of the run to end")
     with JobStore.in_dir(state, readonly=True) as store:
         assert store.job(job_id).status == "interrupted"  # type: ignore[union-attr]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pixelmill.testing import wait_until
+from pixelmill.testing import is_gone, wait_until
 from tests.runtime._cli import (
     assert_complete,
     finish,
@@ -93,6 +93,6 @@ def test_workers_end_with_a_host_killed_alone(tmp_path: Path) -> None:
     finish(process)
 
     def all_gone() -> bool:
-        return all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in descendants)
+        return all(is_gone(p) for p in descendants)
 
     wait_until(all_gone, 30, "the host's workers and fork server ending")

@@ -15,7 +15,7 @@ from PIL import Image
 import tests.runtime._memory_hog  # noqa: F401 - registers test_hog here and in workers
 from pixelmill import FaultPlan, FaultTarget, JobSpec, Runtime
 from pixelmill.actors.recovery import RecoveryPolicy
-from pixelmill.testing import wait_until, write_image
+from pixelmill.testing import live_workers, wait_until, write_image
 
 
 def _records(export_dir: Path) -> dict[str, dict[str, Any]]:
@@ -54,12 +54,7 @@ def test_a_large_png_ends_resource_memory_at_once_and_a_large_jpeg_is_degraded_t
 
 
 def _worker_of_this_runtime(before: set[int]) -> psutil.Process | None:
-    workers = [
-        grandchild
-        for child in psutil.Process().children()
-        for grandchild in child.children()
-        if grandchild.pid not in before and grandchild.status() != psutil.STATUS_ZOMBIE
-    ]
+    workers = live_workers(excluding=before)
     return max(workers, key=lambda w: w.create_time()) if workers else None
 
 

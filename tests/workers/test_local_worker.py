@@ -12,7 +12,7 @@ import pytest
 
 from pixelmill.errors import BrokenWorkerError
 from pixelmill.imaging.pipeline import ItemResult
-from pixelmill.testing import wait_until, write_broken_files, write_image
+from pixelmill.testing import is_gone, wait_until, write_broken_files, write_image
 from pixelmill.workers.backend import start_worker
 from pixelmill.workers.faults import FaultPlan, FaultTarget
 from pixelmill.workers.local_worker import LocalWorker
@@ -30,8 +30,7 @@ HANGS = WorkerSettings(faults=FaultPlan(targets=(FaultTarget("hang.png", "hang")
 
 
 def _gone(pid: int, timeout: float = 10) -> bool:
-    wait_until(lambda: not psutil.pid_exists(pid)
-               or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, timeout, f"pid {pid} gone")
+    wait_until(lambda: is_gone(pid), timeout, f"pid {pid} gone")
     return True
 
 
