@@ -6,6 +6,7 @@ Ray starts on loopback only (node address 127.0.0.1) and is shut down after.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -87,18 +88,19 @@ def _ray_workers() -> dict[int, str]:
 
 def test_a_killed_ray_worker_loses_no_item(tmp_path: Path) -> None:
     inputs = write_sample_set(tmp_path / "in", 5, seed=9)
-    # The item that hangs (on its first attempt only) is the smallest: leased
-    # last, so no other item waits behind it, and once the five others finish
-    # it is the only work left.
-    hung = write_image(tmp_path / "in" / "small.png", size=(16, 16))
+    (tmp_path / "hung").mkdir()
+    hung = write_image(tmp_path / "hung" / "small.png", size=(16, 16))
     plan = FaultPlan(targets=(FaultTarget(hung.name, "hang", attempts=(1,)),))
     # A time limit no run reaches: the item is redone because its worker's
     # death is seen, never because its limit ran out.
     with Runtime(backend="ray", workers=2, recovery=RecoveryPolicy(backoff_s=0.01),
                  faults=plan, item_timeout_s=600, batch_items=1) as runtime:
-        handle = runtime.submit(_spec([*inputs, hung], tmp_path / "out"))
+        # The five first, then the one that hangs (on its first attempt only),
+        # alone: so no other item waits behind it in its Processor (each holds
+        # a second piece of work for its worker) and it is all that runs.
+        others = runtime.submit(_spec(inputs, tmp_path / "out")).wait(timeout=120)
+        handle = runtime.submit(_spec([hung], tmp_path / "out-hung"))
         try:
-            wait_until(lambda: handle.progress().counts.finished == 5, 60, "five done")
             found: list[tuple[int, int]] = []
 
             def busy_and_idle() -> bool:
@@ -108,7 +110,7 @@ def test_a_killed_ray_worker_loses_no_item(tmp_path: Path) -> None:
                 found[:] = [(busy[0], idle[0])] if len(busy) == len(idle) == 1 else []
                 return bool(found)
 
-            wait_until(busy_and_idle, 60, "a worker hanging in the last item, one idle")
+            wait_until(busy_and_idle, 60, "a worker hanging in the item, one idle")
             ((busy, idle),) = found
             # Kill the idle worker first: its Processor sees the death (Ray's
             # watch call fails) and replaces it before giving it work.
@@ -121,14 +123,20 @@ def test_a_killed_ray_worker_loses_no_item(tmp_path: Path) -> None:
             result = handle.wait(timeout=120)
         finally:
             handle.cancel(abandon=True)  # a failed test does not wait out the hang
-    records = [json.loads(line)
-               for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
-    assert sorted(r["index"] for r in records) == list(range(6)), "no item lost or doubled"
-    assert result.counts.done == 6
-    (first,) = [r for r in records if r["path"] == str(hung)]
-    assert first["attempts"] == 2, "the item hung in a killed worker was redone"
+        # The runtime goes on: the five again, elsewhere, without the cache.
+        again = runtime.submit(dataclasses.replace(
+            _spec(inputs, tmp_path / "again"), cache=False)).wait(timeout=120)
+    assert others.counts.done == 5
+    assert again.counts.done == 5
+    (record,) = [json.loads(line)
+                 for line in (tmp_path / "out-hung" / "results.jsonl").read_text().splitlines()]
+    assert result.counts.done == 1, "no item lost"
+    assert record["attempts"] == 2, "the item hung in a killed worker was redone"
     # The idle worker's death cost no item an attempt.
-    assert all(r["attempts"] == 1 for r in records if r is not first)
+    records = [json.loads(line)
+               for line in (tmp_path / "again" / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["index"] for r in records) == list(range(5)), "no item lost or doubled"
+    assert all(r["attempts"] == 1 for r in records)
 
 
 def test_a_second_runtime_on_a_cluster_with_no_free_cpu_is_refused(
