@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -145,16 +148,30 @@ def test_an_unreadable_directory_is_listed(tmp_path: Path) -> None:
     (folder / "locked").mkdir(parents=True)
     write_image(folder / "a.png")
     write_image(folder / "locked" / "b.png")
+    out = tmp_path / "out"
     os.chmod(folder / "locked", 0)
     try:
-        if os.access(folder / "locked", os.R_OK):
-            pytest.skip("this process lists mode-000 directories (root, or CAP_DAC_OVERRIDE)")
-        with Runtime(workers=1) as runtime:
-            result = runtime.submit(_spec(folder, tmp_path / "out")).wait(timeout=60)
+        if not os.access(folder / "locked", os.R_OK):
+            with Runtime(workers=1) as runtime:
+                done = runtime.submit(_spec(folder, out)).wait(timeout=60).counts.done
+        else:
+            # Root (or CAP_DAC_OVERRIDE) lists mode-000 directories: a real
+            # `pixelmill run` without the two capabilities that allow it.
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                pytest.skip("root lists mode-000 directories, and setpriv is missing")
+            caps = "-dac_override,-dac_read_search"
+            command = [setpriv, "--bounding-set", caps, "--inh-caps", caps, sys.executable,
+                       "-m", "pixelmill", "run", str(folder), "--out", str(out), "--workers",
+                       "1", "--state", str(tmp_path / "state"), "--quiet"]
+            run = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                                 check=False)
+            assert run.returncode == 0, run.stderr
+            done = json.loads((out / "summary.json").read_text())["counts"]["done"]
     finally:
         os.chmod(folder / "locked", 0o755)
-    assert result.counts.done == 1
-    assert _listed(_ignored(tmp_path / "out")) == {"locked": "unreadable_dir"}
+    assert done == 1
+    assert _listed(_ignored(out)) == {"locked": "unreadable_dir"}
 
 
 def test_a_resume_walks_again_and_ignores_the_same_files(tmp_path: Path) -> None:
