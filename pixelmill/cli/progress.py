@@ -219,7 +219,7 @@ def print_result(result: JobResult, *, out: Path, log_file: Path) -> None:
 
 
 def _reasons(result: JobResult) -> Counter[str]:
-    """Count not-done items by reason, read back from the job's results."""
+    """Count items neither done nor cached by reason, read back from the job's results."""
 
     reasons: Counter[str] = Counter()
     jsonl = next((p for p in result.export_files if p.name == RESULTS_JSONL), None)
@@ -228,7 +228,7 @@ def _reasons(result: JobResult) -> Counter[str]:
     with jsonl.open(encoding="utf-8") as records:
         for line in records:
             record = json.loads(line)
-            if record["status"] != ItemStatus.DONE.value:
+            if not ItemStatus(record["status"]).succeeded:
                 reasons[f"{record['status']} {record['reason']}"] += 1
     return reasons
 

@@ -74,8 +74,13 @@ class ItemStatus(enum.StrEnum):
 
     @property
     def final(self) -> bool:
-        """True for the four statuses an item ends in."""
+        """True for the five statuses an item ends in."""
         return self in _FINAL
+
+    @property
+    def succeeded(self) -> bool:
+        """True for done and cached: the item's results and outputs exist."""
+        return self in _SUCCEEDED
 
 
 FINAL_STATUSES = (
@@ -84,6 +89,7 @@ FINAL_STATUSES = (
 )
 """The statuses an item ends in, in the order counts and tables list them."""
 _FINAL = frozenset(FINAL_STATUSES)
+_SUCCEEDED = frozenset({ItemStatus.DONE, ItemStatus.CACHED})
 
 
 class JobStatus(enum.StrEnum):

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from pixelmill.messages.jobs import FINAL_STATUSES, ItemStatus
+
 __all__ = [
     "CHANNELS",
     "Distribution",
@@ -23,8 +25,8 @@ __all__ = [
 ]
 
 CHANNELS = ("r", "g", "b")
-STATUSES = ("done", "cached", "failed", "skipped", "cancelled")
-SUCCEEDED = frozenset({"done", "cached"})
+STATUSES = tuple(status.value for status in FINAL_STATUSES)
+SUCCEEDED = frozenset(status for status in ItemStatus if status.succeeded)
 """Statuses whose items were measured: worked now, or taken from the result cache."""
 OTHER_REASONS = "(other reasons)"
 """The group that takes every reason past `max_reasons`, so a flood of distinct

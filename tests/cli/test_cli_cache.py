@@ -40,6 +40,7 @@ def test_a_rerun_is_cached_unless_told_otherwise(
           "--thumbnail", "32", "--state", str(tmp_path / "state")])
     table = capsys.readouterr().out
     assert "cached" in table
+    assert " x cached" not in table, "cached items are no failure to group by reason"
 
 
 def test_cache_stats_counts_entries_and_hits_and_clear_empties_it(
