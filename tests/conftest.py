@@ -17,6 +17,19 @@ if TYPE_CHECKING:
     from pixelmill.actors.base import ActorContext
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The same for what outlives a test (a module's Runtime): made before any of it,
+    so not even a module- or session-scoped Runtime writes to the real home."""
+    saved = os.environ.get("PIXELMILL_STATE")
+    os.environ["PIXELMILL_STATE"] = str(tmp_path_factory.mktemp("session-state"))
+    yield
+    if saved is None:
+        del os.environ["PIXELMILL_STATE"]
+    else:
+        os.environ["PIXELMILL_STATE"] = saved
+
+
 @pytest.fixture(autouse=True)
 def _state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Runtimes keep their job store in a temporary dir of each test's own, never in

@@ -9,7 +9,7 @@ from typing import Any
 
 from pixelmill import FaultPlan, FaultTarget, JobSpec, Runtime
 from pixelmill.actors.recovery import RecoveryPolicy
-from pixelmill.testing import write_image
+from pixelmill.testing import wait_until, write_image
 
 FAST_RETRIES = RecoveryPolicy(backoff_s=0.01, backoff_max_s=0.05)
 
@@ -97,7 +97,14 @@ def test_the_job_manager_answers_while_a_probe_hangs(tmp_path: Path) -> None:
         assert stuck.progress().counts.finished == 0
         stuck.cancel(abandon=True)
         result = stuck.wait(timeout=30)
+
+        def replaced_for_the_abandon() -> bool:
+            events = [json.loads(line) for line in log_file.read_text().splitlines()]
+            return any(e["event"] == "worker.replaced" and e.get("why") == "abandoned"
+                       for e in events)
+
+        # The probe was running in a worker, which the abandon kills: the job ends
+        # at once, the Processor sees its worker die a moment later (before the
+        # runtime shuts down, or it would never say so).
+        wait_until(replaced_for_the_abandon, 30, "the hung probe's worker replaced")
     assert result.counts.cancelled == 1
-    events = [json.loads(line) for line in log_file.read_text().splitlines()]
-    # The probe was running in a worker, which the abandon killed.
-    assert any(e["event"] == "worker.replaced" and e.get("why") == "abandoned" for e in events)
