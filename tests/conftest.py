@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import pykka
@@ -17,30 +16,24 @@ if TYPE_CHECKING:
     from pixelmill.actors.base import ActorContext
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _session_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The same for what outlives a test (a module's Runtime): made before any of it,
-    so not even a module- or session-scoped Runtime writes to the real home."""
-    saved = os.environ.get("PIXELMILL_STATE")
-    os.environ["PIXELMILL_STATE"] = str(tmp_path_factory.mktemp("session-state"))
-    yield
-    if saved is None:
-        del os.environ["PIXELMILL_STATE"]
-    else:
-        os.environ["PIXELMILL_STATE"] = saved
+def _state_in(directory: object) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIXELMILL_STATE", str(directory))
+        yield
 
 
 @pytest.fixture(autouse=True)
 def _state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Runtimes keep their job store in a temporary dir of each test's own, never in
     the real home: so no test finds another's jobs, or its work in the result cache."""
-    saved = os.environ.get("PIXELMILL_STATE")
-    os.environ["PIXELMILL_STATE"] = str(tmp_path_factory.mktemp("state"))
-    yield
-    if saved is None:
-        del os.environ["PIXELMILL_STATE"]
-    else:
-        os.environ["PIXELMILL_STATE"] = saved
+    yield from _state_in(tmp_path_factory.mktemp("state"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The same for what outlives a test (a module's Runtime): made before any of it,
+    so not even a module- or session-scoped Runtime writes to the real home."""
+    yield from _state_in(tmp_path_factory.mktemp("session-state"))
 
 
 @pytest.fixture(params=["asyncio", "trio"])
