@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pixelmill.actors.job_events import CacheAnswer
 from pixelmill.imaging.atomic import open_atomic
@@ -107,12 +107,8 @@ class ResultCache:
 
     def record(self, done: RecordCache) -> None:
         """Keep an item's work, its outputs as they are on disk now."""
-        try:
-            outputs = tuple(OutputFile.of(path) for path in done.outputs)
-        except OSError:
-            return  # an output gone already: nothing worth keeping
-        entry = CacheEntry(result=done.result, outputs=outputs)
-        self._journal.record_cache_entry((done.content_hash, done.fingerprint), entry)
+        if not self._keep((done.content_hash, done.fingerprint), done.result, done.outputs):
+            return
         self._written += 1
         if self._written % _TRIM_EVERY == 0:
             self.trim()
@@ -137,19 +133,20 @@ class ResultCache:
                 except OSError:
                     return None
                 copied = True
+        paths = tuple(str(path) for path in wanted)
         if copied:  # the copies are the outputs to look for next time
-            paths = tuple(str(path) for path in wanted)
-            self.record_outputs(key, entry, paths)
-        return tuple(str(path) for path in wanted)
+            self._keep(key, entry.result, paths)
+        return paths
 
-    def record_outputs(
-        self, key: tuple[bytes, str], entry: CacheEntry, paths: tuple[str, ...]
-    ) -> None:
+    def _keep(self, key: tuple[bytes, str], result: dict[str, Any], paths: Sequence[str]) -> bool:
+        """Record `result` under `key` with its outputs as they are on disk now; False
+        (nothing recorded) if one is gone already."""
         try:
             outputs = tuple(OutputFile.of(path) for path in paths)
         except OSError:
-            return
-        self._journal.record_cache_entry(key, dataclasses.replace(entry, outputs=outputs))
+            return False
+        self._journal.record_cache_entry(key, CacheEntry(result=result, outputs=outputs))
+        return True
 
 
 def _same_file(found: Input, seen: FileIdentity) -> bool:
