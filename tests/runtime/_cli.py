@@ -25,7 +25,14 @@ PAUSE_MS = 40
 
 
 def slow_job(tmp_path: Path, count: int, *, pause_ms: int = PAUSE_MS) -> Path:
-    """A job file over `count` images, each held `pause_ms` by the test_pause op."""
+    """A job file over `count` images, each held `pause_ms` by the test_pause op.
+
+    Its cache is off (a resume reads the job's stored spec, so it is off there too):
+    the store commits cache entries and item states in separate batches, so a run
+    killed between the two leaves an item unfinished whose work the cache already
+    has, and a resume would end it `cached` instead of working it. What these
+    tests check (every item done exactly once) is not the cache's business.
+    """
     write_sample_set(tmp_path / "in", count, seed=8)
     job = tmp_path / "job.toml"
     job.write_text(
@@ -34,6 +41,7 @@ def slow_job(tmp_path: Path, count: int, *, pause_ms: int = PAUSE_MS) -> Path:
         'inputs = ["in"]\n'
         'export_dir = "out"\n'
         'analyses = ["channel_stats"]\n'
+        "cache = false\n"
         "[[pipeline]]\n"
         f'op = "test_pause"\nms = {pause_ms}\n'
         "[[pipeline]]\n"

@@ -20,6 +20,9 @@ def test_the_hostile_corpus_ends_each_file_once_with_the_right_outcome(tmp_path:
         export_dir=tmp_path / "out",
         pipeline=[ops.thumbnail(64), ops.save(format="jpeg")],
         analyses=["rgb_histogram", "channel_stats", "luminance", "sharpness", "metadata"],
+        # Six good files have the same bytes, past the first lookahead: one done and
+        # committed before another is probed would end that one `cached`, not `done`.
+        cache=False,
     )
     # Most of the corpus's first items are bad on purpose: that is not systemic here.
     with Runtime(workers=2, recovery=RecoveryPolicy(systemic_window=0)) as runtime:

@@ -84,8 +84,10 @@ import sys, time
 from pixelmill import JobSpec, Runtime, ops
 inputs, out, state = sys.argv[1], sys.argv[2], sys.argv[3]
 runtime = Runtime(workers=1, state_dir=state)
+# The cache off: a kill between the store's commit of an item's cache entry and
+# that of its state would have the resume end the item `cached`, not `done`.
 handle = runtime.submit(JobSpec(inputs=[inputs], export_dir=out,
-                        pipeline=[ops.thumbnail(32), ops.save(format="png")]))
+                        pipeline=[ops.thumbnail(32), ops.save(format="png")], cache=False))
 print(handle.job_id, flush=True)
 time.sleep(600)
 """
