@@ -9,6 +9,7 @@ import os
 import stat as stat_module
 from collections import defaultdict
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -295,7 +296,7 @@ class _Walk:
             here, above = pending.pop()
             try:
                 with os.scandir(here) as listing:
-                    names = sorted(entry.name for entry in listing)
+                    entries = sorted(listing, key=attrgetter("name"))
             except OSError:
                 self.ignored.add(here, "unreadable_dir", directory=True)
                 continue
@@ -303,12 +304,12 @@ class _Walk:
             rel_dir = "/".join(part for part in (prefix, relative) if part and part != ".")
             claim = top_names if (top_names is not None and rel_dir == "") else names_for(rel_dir)
             subdirs: list[tuple[Path, tuple[tuple[int, int] | None, ...]]] = []
-            for name in names:
-                path = here / name
-                if os.path.isdir(path):
-                    entry = self._directory(path, above, walked)
-                    if entry is not None:
-                        subdirs.append(entry)
+            for entry in entries:
+                name, path = entry.name, here / entry.name
+                if _is_dir(entry):
+                    subdir = self._directory(path, above, walked)
+                    if subdir is not None:
+                        subdirs.append(subdir)
                     continue
                 if name.startswith(".") and not self.include_hidden:
                     self.ignored.add(path, "hidden")
@@ -342,6 +343,14 @@ class _Walk:
             return None
         walked.add(identity)
         return path, (*above, identity)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """A directory, or a link to one (the listing's file type spares a stat)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -92,17 +92,22 @@ class ResultCache:
 
     def look_up(self, fingerprint: str, requests: Sequence[LookupCache]) -> list[CacheAnswer]:
         """Answer each lookup: a hit whose outputs are (put back) in place, or a miss."""
-        keys = [(request.content_hash, fingerprint) for request in requests]
-        entries = self._journal.cache_entries(keys)
+        entries = self._journal.cache_entries(
+            fingerprint, [request.content_hash for request in requests]
+        )
         answers = []
-        for request, key in zip(requests, keys, strict=True):
-            entry = entries.get(key)
+        hits = []
+        for request in requests:
+            entry = entries.get(request.content_hash)
+            key = (request.content_hash, fingerprint)
             outputs = None if entry is None else self._restored(key, entry, request.outputs)
             if entry is None or outputs is None:
                 answers.append(CacheAnswer(request.index))
                 continue
-            self._journal.touch_cache_entry(key)
+            hits.append(request.content_hash)
             answers.append(CacheAnswer(request.index, entry.result, outputs))
+        if hits:
+            self._journal.touch_cache_entries(fingerprint, hits)
         return answers
 
     def record(self, done: RecordCache) -> None:

@@ -259,6 +259,8 @@ class Job:
         """Leases requested and not yet granted."""
         self._counts: Counter[ItemStatus] = Counter()
         self._total = 0
+        self._running = 0
+        """Items running now (kept by `_move`: progress is sent after every item)."""
         self._priors = {row.path: row for row in priors}
         """Items of earlier runs the walk has not found again yet, by path."""
         self._next_index = 1 + max((row.index for row in self._priors.values()), default=-1)
@@ -340,7 +342,7 @@ class Job:
         )
 
     def progress(self) -> JobProgress:
-        running = sum(item.state is RUNNING for item in self._items.values())
+        running = self._running
         return JobProgress(
             job_id=self.job_id,
             status=self.stopping if self.stopping and not self._items else JobStatus.RUNNING,
@@ -914,6 +916,7 @@ class Job:
             if lease_id is not None:
                 self._waiting.discard(lease_id)
                 self._emit(Send(Role.RESOURCE_MANAGER, ReleaseLease(lease_id=lease_id)))
+        self._running += (to is RUNNING) - (item.state is RUNNING)
         item.state = to
         if not to.final:
             self._record(item)

@@ -168,8 +168,8 @@ class Journal:
     def record_cache_entry(self, key: tuple[bytes, str], entry: CacheEntry) -> None:
         self._write("", lambda store: store.record_cache_entry(*key, entry))
 
-    def touch_cache_entry(self, key: tuple[bytes, str]) -> None:
-        self._write("", lambda store: store.touch_cache_entry(*key))
+    def touch_cache_entries(self, fingerprint: str, hashes: list[bytes]) -> None:
+        self._write("", lambda store: store.touch_cache_entries(fingerprint, hashes))
 
     def trim_cache(self, max_entries: int) -> None:
         self._write("", lambda store: store.trim_cache(max_entries))
@@ -178,11 +178,10 @@ class Journal:
         """What these files hashed to when last seen; {} without a store or on an error."""
         return self._read(lambda store: store.file_hashes(paths), {})
 
-    def cache_entries(
-        self, keys: list[tuple[bytes, str]]
-    ) -> dict[tuple[bytes, str], CacheEntry]:
-        """The cache's entries for these keys; {} without a store or on an error."""
-        return self._read(lambda store: store.cache_entries(keys), {})
+    def cache_entries(self, fingerprint: str, hashes: list[bytes]) -> dict[bytes, CacheEntry]:
+        """The cache's entries of the work `fingerprint` on these hashes; {} without a
+        store or on an error."""
+        return self._read(lambda store: store.cache_entries(fingerprint, hashes), {})
 
     def _read(self, read: Callable[[JobStore], _T], otherwise: _T) -> _T:
         # A cache that cannot be read is a miss: the work is done again.

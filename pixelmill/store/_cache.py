@@ -11,10 +11,9 @@ from pixelmill.store._rows import decode_path, encode_path
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
 __all__ = [
-    "TOUCH_ENTRY",
     "UPSERT_ENTRY",
     "UPSERT_FILE",
     "CacheEntry",
@@ -26,6 +25,7 @@ __all__ = [
     "select_entries",
     "select_files",
     "stats",
+    "touches",
     "trim",
 ]
 
@@ -36,9 +36,6 @@ VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (content_hash, fingerprint) DO UPDATE SET
     result_json = excluded.result_json, outputs_json = excluded.outputs_json,
     bytes = excluded.bytes, used_at = excluded.used_at
-"""
-TOUCH_ENTRY: Final = """
-UPDATE cache SET used_at = ?, hits = hits + 1 WHERE content_hash = ? AND fingerprint = ?
 """
 UPSERT_FILE: Final = """
 INSERT OR REPLACE INTO file_hashes (path, device, inode, size, mtime_ns, content_hash, seen_at)
@@ -134,22 +131,33 @@ def select_files(
 
 
 def select_entries(
-    connection: sqlite3.Connection, keys: Sequence[tuple[bytes, str]]
-) -> dict[tuple[bytes, str], CacheEntry]:
-    found: dict[tuple[bytes, str], CacheEntry] = {}
-    for chunk in _chunks(list(keys)):
-        where = " OR ".join(["(content_hash = ? AND fingerprint = ?)"] * len(chunk))
-        params = [value for key in chunk for value in key]
+    connection: sqlite3.Connection, fingerprint: str, hashes: Sequence[bytes]
+) -> dict[bytes, CacheEntry]:
+    found: dict[bytes, CacheEntry] = {}
+    for chunk in _chunks(hashes):
         rows = connection.execute(
-            f"SELECT content_hash, fingerprint, result_json, outputs_json FROM cache WHERE {where}",
-            params,
+            "SELECT content_hash, result_json, outputs_json FROM cache "
+            f"WHERE fingerprint = ? AND content_hash IN ({', '.join('?' * len(chunk))})",
+            [fingerprint, *chunk],
         )
-        for digest, fingerprint, result_json, outputs_json in rows:
-            found[digest, fingerprint] = CacheEntry(
+        for digest, result_json, outputs_json in rows:
+            found[digest] = CacheEntry(
                 result=json.loads(result_json),
                 outputs=tuple(OutputFile(*output) for output in json.loads(outputs_json)),
             )
     return found
+
+
+def touches(
+    fingerprint: str, hashes: Sequence[bytes], now: float
+) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """The statements that mark these entries used `now`, and hit once more."""
+    for chunk in _chunks(hashes):
+        yield (
+            "UPDATE cache SET used_at = ?, hits = hits + 1 "
+            f"WHERE fingerprint = ? AND content_hash IN ({', '.join('?' * len(chunk))})",
+            (now, fingerprint, *chunk),
+        )
 
 
 def entry_params(

@@ -293,9 +293,10 @@ class JobStore:
         key = (content_hash, fingerprint)
         self._buffer(_cache.UPSERT_ENTRY, _cache.entry_params(key, entry, time.time()))
 
-    def touch_cache_entry(self, content_hash: bytes, fingerprint: str) -> None:
-        """Buffer a hit: the entry is used now (the least recently used go first)."""
-        self._buffer(_cache.TOUCH_ENTRY, (time.time(), content_hash, fingerprint))
+    def touch_cache_entries(self, fingerprint: str, hashes: Sequence[bytes]) -> None:
+        """Buffer hits: the entries are used now (the least recently used go first)."""
+        for sql, params in _cache.touches(fingerprint, hashes, time.time()):
+            self._buffer(sql, params)
 
     def file_hashes(self, paths: Sequence[str]) -> dict[str, FileIdentity]:
         """What each of `paths` hashed to when last seen, for those ever hashed.
@@ -307,14 +308,15 @@ class JobStore:
             return _cache.select_files(self._connection, paths)
 
     def cache_entries(
-        self, keys: Sequence[tuple[bytes, str]]
-    ) -> dict[tuple[bytes, str], CacheEntry]:
-        """The entries of those (content hash, fingerprint) keys that the cache has.
+        self, fingerprint: str, hashes: Sequence[bytes]
+    ) -> dict[bytes, CacheEntry]:
+        """The entries of the work `fingerprint` on those content hashes, by hash, for
+        those the cache has.
 
         Reads what is committed, as `file_hashes`.
         """
         with self._reading(flush=False):
-            return _cache.select_entries(self._connection, keys)
+            return _cache.select_entries(self._connection, fingerprint, hashes)
 
     def trim_cache(self, max_entries: int) -> int:
         """Delete the least recently used entries beyond `max_entries`; how many went."""

@@ -382,6 +382,11 @@ class JobMachine(RuleBasedStateMachine):
             assert bool(item.lease) == leased, (item.index, item.state, item.lease)
         assert set(self.job.open_leases()) <= set(self.peers.requested) | self.peers.granted
 
+    @invariant()
+    def progress_counts_the_running_items(self) -> None:
+        running = sum(item.state is ItemStatus.RUNNING for item in self.job.live_items())
+        assert self.job.progress().running == running
+
     def teardown(self) -> None:
         """Answer everything as a healthy runtime would: the job must end, exactly."""
         if not hasattr(self, "job"):
