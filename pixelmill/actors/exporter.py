@@ -8,6 +8,7 @@ import functools
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,9 +35,12 @@ from pixelmill.messages.export import REPORT_HTML, RESULTS_CSV, RESULTS_JSONL, S
 
 if TYPE_CHECKING:
     from pixelmill.imaging.steps import Step
+    from pixelmill.report._digest import JobDigest
 
 __all__ = ["Exporter"]
 _SPACE_CHECK_EVERY_S = 0.25
+_SUMMARY_ITEMS = SUMMARY_JSON + ".items"
+"""The items of `summary.json`, written as rows come (a partial file, as the rows')."""
 """Free space is checked before a row at most this often (a statvfs per row is slow)."""
 
 
@@ -49,12 +53,19 @@ class _Export:
     csv_file: IO[str]
     csv_writer: Any
     jsonl_file: IO[str]
+    items_file: IO[str]
+    """`summary.json`'s items so far, copied into it at the close."""
     owner: Any
     """Told `ExportFailed` when writing fails; the JobManager."""
     charts: bool = False
     unflushed: bool = False
+    rows: int = 0
     space_checked: float = -math.inf
     """When the disk's free space was last checked (monotonic seconds)."""
+    digest: JobDigest | None = None
+    """What the report shows of the rows written so far."""
+    head: dict[str, Any] | None = None
+    """`summary.json` without its items, once written (the report shows it)."""
 
     def temp(self, name: str) -> Path:
         return partial_path(self.directory, name)
@@ -62,10 +73,12 @@ class _Export:
     def close(self) -> None:
         self.csv_file.close()
         self.jsonl_file.close()
+        self.items_file.close()
 
     def flush(self) -> None:
         self.csv_file.flush()
         self.jsonl_file.flush()
+        self.items_file.flush()
         self.unflushed = False
 
 
@@ -163,6 +176,8 @@ class Exporter(Actor):
             self.reply(owner, ExportFailed(job_id=job_id, reason=error.reason, message=str(error)))
 
     def _open(self, message: OpenExport) -> None:
+        from pixelmill.report import new_digest  # at the first export, not at start-up
+
         stale = self._exports.pop(message.job_id, None)
         if stale is not None:
             stale.close()
@@ -185,6 +200,9 @@ class Exporter(Actor):
             jsonl_file = opened.enter_context(
                 partial_path(directory, RESULTS_JSONL).open("w", encoding="utf-8")
             )
+            items_file = opened.enter_context(
+                partial_path(directory, _SUMMARY_ITEMS).open("w", encoding="utf-8")
+            )
             if message.charts:
                 (directory / "charts").mkdir(exist_ok=True)
             self._exports[message.job_id] = _Export(
@@ -193,8 +211,10 @@ class Exporter(Actor):
                 csv_file=csv_file,
                 csv_writer=writer,
                 jsonl_file=jsonl_file,
+                items_file=items_file,
                 owner=message.reply_to,
                 charts=message.charts,
+                digest=new_digest(),
             )
             opened.pop_all()  # the export owns its files now
 
@@ -205,7 +225,14 @@ class Exporter(Actor):
             check_free_space(export.directory, self._min_free_mb)
             export.space_checked = now
         export.csv_writer.writerow(csv_row(record, export.analyses))
-        export.jsonl_file.write(json.dumps(record.to_data()) + "\n")
+        data = record.to_data()
+        export.jsonl_file.write(json.dumps(data) + "\n")
+        export.items_file.write(
+            ("," if export.rows else "") + "\n    " + json.dumps(summary_item(record))
+        )
+        export.rows += 1
+        if export.digest is not None:
+            export.digest.add(data)
         histogram = record.analyses.get("rgb_histogram")
         if export.charts and histogram is not None:
             name = f"{record.index:06d}-{Path(record.path).stem[:80]}.png"
@@ -229,10 +256,9 @@ class Exporter(Actor):
             )
         names = [RESULTS_CSV, RESULTS_JSONL, SUMMARY_JSON]
         try:
-            # Imported at the first job's end, not at start-up.
             from pixelmill.report import write_report
 
-            write_report(export.directory)
+            write_report(export.directory, export.head, digest=export.digest)
             names.append(REPORT_HTML)
         except (OSError, ValueError) as exc:
             # The results are complete on disk; a report that cannot be drawn
@@ -247,12 +273,15 @@ class Exporter(Actor):
             handle.flush()
             os.fsync(handle.fileno())
             handle.close()
-        _write_summary(export, summary)
+        export.items_file.close()
+        export.head = _write_summary(export, summary)
+        export.temp(_SUMMARY_ITEMS).unlink()
         for name in (RESULTS_CSV, RESULTS_JSONL):
             os.replace(export.temp(name), export.directory / name)
 
 
-def _write_summary(export: _Export, summary: JobFinished) -> None:
+def _write_summary(export: _Export, summary: JobFinished) -> dict[str, Any]:
+    """Write `summary.json`; return its head (all but the items)."""
     head = {
         "job_id": summary.job_id,
         "name": summary.name,
@@ -267,13 +296,11 @@ def _write_summary(export: _Export, summary: JobFinished) -> None:
     }
     temp = export.temp(SUMMARY_JSON)
     try:
-        with temp.open("w", encoding="utf-8") as out, export.temp(RESULTS_JSONL).open(
+        with temp.open("w", encoding="utf-8") as out, export.temp(_SUMMARY_ITEMS).open(
             encoding="utf-8"
-        ) as records:
+        ) as items:
             out.write(json.dumps(head, indent=2)[:-2] + ',\n  "items": [')
-            for number, line in enumerate(records):
-                item = summary_item(ItemRecord.from_data(json.loads(line)))
-                out.write(("," if number else "") + "\n    " + json.dumps(item))
+            shutil.copyfileobj(items, out)
             out.write("\n  ]\n}\n")
             out.flush()
             os.fsync(out.fileno())
@@ -282,6 +309,7 @@ def _write_summary(export: _Export, summary: JobFinished) -> None:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
+    return head
 
 
 def _safe(name: str) -> str:

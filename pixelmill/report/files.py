@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from pixelmill.imaging.atomic import open_atomic
 from pixelmill.messages.export import REPORT_HTML, RESULTS_JSONL, SUMMARY_JSON
-from pixelmill.report.render import GALLERY_LIMIT, render_report
+from pixelmill.report._thumbnails import earlier_thumbnails
+from pixelmill.report.render import GALLERY_LIMIT, render_digest, render_report
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from pathlib import Path
+
+    from pixelmill.report._digest import JobDigest
 
 __all__ = ["REPORT_HTML", "read_records", "write_report"]
 
@@ -37,19 +40,24 @@ def write_report(
     summary: Mapping[str, Any] | None = None,
     *,
     gallery_limit: int = GALLERY_LIMIT,
+    digest: JobDigest | None = None,
 ) -> Path:
     """Render the report of a finished export dir into `report.html` there; return its path.
 
     Reads `results.jsonl` line by line (and `summary.json` when `summary` is
     not given), so memory does not grow with the number of items. The page
     is written under a temporary name and renamed into place: a reader sees
-    the previous report or the new one, never half of one.
+    the previous report or the new one, never half of one. The previous
+    report's gallery images are taken again for the outputs unchanged since
+    (same path, size and modification time): a re-run decodes none of them.
 
     Args:
         export_dir: A job's export dir holding `results.jsonl`.
         summary: The job's summary, as written to `summary.json`; read from
             there when None.
         gallery_limit: How many done items the gallery shows.
+        digest: The records taken in as they were written (`new_digest`):
+            `results.jsonl` is then not read.
 
     Raises:
         OSError: A file cannot be read, or the report cannot be written.
@@ -57,13 +65,18 @@ def write_report(
     """
     if summary is None:
         summary = json.loads((export_dir / SUMMARY_JSON).read_text(encoding="utf-8"))
-    page = render_report(
-        summary,
-        read_records(export_dir / RESULTS_JSONL),
-        export_dir=export_dir,
-        gallery_limit=gallery_limit,
-    )
     target = export_dir / REPORT_HTML
+    earlier = earlier_thumbnails(target)
+    if digest is not None:
+        page = render_digest(summary, digest, export_dir=export_dir, earlier=earlier)
+    else:
+        page = render_report(
+            summary,
+            read_records(export_dir / RESULTS_JSONL),
+            export_dir=export_dir,
+            gallery_limit=gallery_limit,
+            earlier=earlier,
+        )
     with open_atomic(target) as stream:
         stream.write(page.encode("utf-8"))
     return target

@@ -6,7 +6,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from pixelmill.report._digest import digest_records
+from pixelmill.report._digest import JobDigest, digest_records
 from pixelmill.report._sections import (
     distributions_section,
     gallery_section,
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from pathlib import Path
 
-__all__ = ["FILES_PER_REASON", "GALLERY_LIMIT", "render_report"]
+__all__ = ["FILES_PER_REASON", "GALLERY_LIMIT", "new_digest", "render_digest", "render_report"]
 
 GALLERY_LIMIT = 200
 """How many done items the gallery shows by default: the lowest indices."""
@@ -39,6 +39,7 @@ def render_report(
     export_dir: Path,
     gallery_limit: int = GALLERY_LIMIT,
     files_per_reason: int = FILES_PER_REASON,
+    earlier: Mapping[str, str] | None = None,
 ) -> str:
     """A self-contained HTML report of one job, as a string.
 
@@ -68,16 +69,38 @@ def render_report(
         gallery_limit: How many done items the gallery shows (lowest indices).
         files_per_reason: How many items each reason group lists (lowest
             indices); the others are counted.
+        earlier: An earlier report's thumbnails (`earlier_thumbnails`), taken
+            again for the outputs that did not change since.
     """
     digest = digest_records(records, gallery_limit=gallery_limit, files_per_reason=files_per_reason)
+    return render_digest(summary, digest, export_dir=export_dir, earlier=earlier)
+
+
+def new_digest(
+    *, gallery_limit: int = GALLERY_LIMIT, files_per_reason: int = FILES_PER_REASON
+) -> JobDigest:
+    """An empty digest to `add` a job's records to as they are written, for
+    `render_digest` at its end (what `render_report` does in one go)."""
+    return digest_records((), gallery_limit=gallery_limit, files_per_reason=files_per_reason)
+
+
+def render_digest(
+    summary: Mapping[str, Any],
+    digest: JobDigest,
+    *,
+    export_dir: Path,
+    earlier: Mapping[str, str] | None = None,
+) -> str:
+    """The report of a job whose records are taken into `digest` already: as
+    `render_report`, without reading them again."""
     title = summary.get("name") or summary.get("job_id") or "pixelmill job"
     body = "".join(
         [
             summary_section(summary, digest),
             problems_section(digest),
-            ignored_section(summary, files_per_reason),
+            ignored_section(summary, digest.files_per_reason),
             distributions_section(digest),
-            gallery_section(digest, export_dir),
+            gallery_section(digest, export_dir, earlier),
             "<footer>Written by pixelmill. Self-contained: no script, no network.</footer>",
         ]
     )

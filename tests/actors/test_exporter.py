@@ -156,3 +156,30 @@ def test_opening_an_export_removes_only_the_leftovers_of_dead_pixelmill_processe
     assert probe.expect(ExportClosed).reason is None
     assert [path for path in litter if path.exists()] == []
     assert all(path.exists() for path in kept)
+
+
+def test_the_report_taken_in_row_by_row_is_the_one_the_written_files_give(
+    context: ActorContext, probe: Probe, tmp_path: Path
+) -> None:
+    from pixelmill.report import write_report
+
+    exporter = Exporter.start(context)
+    exporter.tell(OpenExport(job_id="j", export_dir=tmp_path, analyses=STATS))
+    exporter.tell(_export(_done(7)))  # taken in, then dropped by the re-open
+    exporter.tell(OpenExport(job_id="j", export_dir=tmp_path, analyses=STATS))
+    for index in (3, 0, 2):  # in the order items end, not by index
+        exporter.tell(_export(_done(index)))
+    exporter.tell(_export(ItemFinished(
+        job_id="j", index=1, path="/in/<b>.jpg", status=ItemStatus.FAILED,
+        reason="input.corrupt", message="bad & broken", attempts=2,
+    )))
+    exporter.tell(CloseExport(summary=_summary(JobCounts(total=4, done=3, failed=1)),
+                              reply_to=probe.ref))
+    assert probe.expect(ExportClosed).reason is None
+    by_exporter = (tmp_path / "report.html").read_text(encoding="utf-8")
+
+    from_files = write_report(tmp_path).read_text(encoding="utf-8")  # reads results.jsonl
+
+    assert by_exporter == from_files
+    assert "input.corrupt" in by_exporter
+    assert "/in/7.png" not in by_exporter

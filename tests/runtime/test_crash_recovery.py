@@ -121,11 +121,11 @@ def test_an_exporter_crash_while_closing_the_export_still_ends_the_job(
     calls = []
     real = report.write_report
 
-    def fails_once(directory: Path) -> None:
+    def fails_once(directory: Path, *args: Any, **kwargs: Any) -> None:
         calls.append(directory)
         if len(calls) == 1:
             raise RuntimeError("a bug in the report, the first time only")
-        real(directory)
+        real(directory, *args, **kwargs)
 
     monkeypatch.setattr(report, "write_report", fails_once)
     state = tmp_path / "state"
