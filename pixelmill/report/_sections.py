@@ -201,8 +201,14 @@ def distributions_section(digest: JobDigest) -> str:
     )
 
 
-def gallery_section(digest: JobDigest, export_dir: Path) -> str:
-    """The first done items by index: output thumbnail, name, size and RGB histogram."""
+def gallery_section(
+    digest: JobDigest, export_dir: Path, earlier: Mapping[str, str] | None = None
+) -> str:
+    """The first done items by index: output thumbnail, name, size and RGB histogram.
+
+    A thumbnail in `earlier` (an earlier report's, by key) is taken again while
+    its output is unchanged.
+    """
     items = digest.gallery.sorted()
     done = digest.gallery.offered
     shown = f"{format_count(len(items))} of {format_count(done)} done items"
@@ -213,7 +219,9 @@ def gallery_section(digest: JobDigest, export_dir: Path) -> str:
             "results.jsonl and results.csv list every item.</p>"
         )
     budget = ThumbnailBudget()
-    cards = "".join(_gallery_item(item, n, export_dir, budget) for n, item in enumerate(items))
+    cards = "".join(
+        _gallery_item(item, n, export_dir, budget, earlier) for n, item in enumerate(items)
+    )
     body = f'<div class="gallery">{cards}</div>' if items else '<p class="note">No done items.</p>'
     return (
         f'<section id="gallery"><h2>Gallery <span class="count">{shown}</span></h2>'
@@ -383,15 +391,21 @@ def _sharpness_chart(bins: Distribution) -> str:
 
 
 def _gallery_item(
-    item: GalleryItem, position: int, export_dir: Path, budget: ThumbnailBudget
+    item: GalleryItem,
+    position: int,
+    export_dir: Path,
+    budget: ThumbnailBudget,
+    earlier: Mapping[str, str] | None,
 ) -> str:
     name = item.path.rsplit("/", 1)[-1] or item.path
     if item.outputs:
-        thumbnail = thumbnail_for(item.outputs[0], export_dir, budget)
+        thumbnail = thumbnail_for(item.outputs[0], export_dir, budget, earlier)
         if thumbnail.src is None:
             picture = f'<div class="missing">{esc(thumbnail.note)}</div>'
         else:
-            picture = f'<img src="{esc(thumbnail.src)}" alt="Output of {esc(name)}">'
+            # The key first, then the data: URI: what `earlier_thumbnails` reads back.
+            key = f'data-key="{thumbnail.key}" ' if thumbnail.key else ""
+            picture = f'<img {key}src="{esc(thumbnail.src)}" alt="Output of {esc(name)}">'
         if thumbnail.href is not None:
             picture = f'<a href="{esc(thumbnail.href)}">{picture}</a>'
     else:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from pixelmill.report import REPORT_HTML, read_records, write_report
+import pytest
+
+from pixelmill.report import REPORT_HTML, _thumbnails, read_records, write_report
+from pixelmill.report._thumbnails import earlier_thumbnails
 from pixelmill.testing import write_image
 from tests.report._page import read_page
 from tests.report._records import done_record, problem_record, summary_of
@@ -64,3 +67,60 @@ def test_a_path_with_undecodable_bytes_survives_the_json_round_trip(tmp_path: Pa
     page = write_report(tmp_path).read_text(encoding="utf-8")
 
     assert "inputs/caf\\xe9.jpg" in page
+
+
+def _decodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The outputs the report decodes from now on, in order."""
+    decoded: list[Path] = []
+    real = _thumbnails._embedded
+
+    def counting(path: Path) -> str:
+        decoded.append(path)
+        return real(path)
+
+    monkeypatch.setattr(_thumbnails, "_embedded", counting)
+    return decoded
+
+
+def test_a_report_written_again_takes_the_thumbnails_of_unchanged_outputs_from_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export(tmp_path)
+    first = write_report(tmp_path).read_text(encoding="utf-8")
+    decoded = _decodes(monkeypatch)
+
+    again = write_report(tmp_path).read_text(encoding="utf-8")
+
+    assert decoded == []
+    assert again == first
+    assert 'data-key="' in again
+
+
+def test_an_output_changed_since_the_last_report_is_decoded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export(tmp_path)
+    first = read_page(write_report(tmp_path).read_text(encoding="utf-8"))
+    output = tmp_path / "photo_0000.jpg"
+    write_image(output, size=(40, 30), color=(10, 200, 90))  # other pixels, size and mtime
+    decoded = _decodes(monkeypatch)
+
+    again = read_page(write_report(tmp_path).read_text(encoding="utf-8"))
+
+    assert decoded == [output.resolve()]
+    assert again.with_tag("img")[0]["src"] != first.with_tag("img")[0]["src"]
+
+
+def test_only_base64_jpegs_under_a_key_are_taken_from_an_earlier_report(tmp_path: Path) -> None:
+    report = tmp_path / REPORT_HTML
+    key = "0" * 32
+    report.write_text(
+        f'<img data-key="{key}" src="data:image/jpeg;base64,QUJD">'
+        f'<img data-key="{"1" * 32}" src="data:image/jpeg;base64,QUJD"><script>">'
+        f'<img data-key="{"2" * 32}" src="javascript:alert(1)">',
+        encoding="utf-8",
+    )
+
+    earlier = earlier_thumbnails(report)
+
+    assert earlier == {key: "data:image/jpeg;base64,QUJD", "1" * 32: "data:image/jpeg;base64,QUJD"}
