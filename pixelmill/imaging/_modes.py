@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PIL import Image, ImageCms
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["WORKING_MODES", "flatten", "has_alpha", "to_rgb", "to_working"]
 
@@ -63,6 +66,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _scale_to_l(image: Image.Image) -> Image.Image:
+    import numpy as np  # for 16-bit and float images only
+
     values = np.asarray(image)
     if image.mode == "F":
         finite = values[np.isfinite(values)]
@@ -82,6 +87,8 @@ def _scale_to_l(image: Image.Image) -> Image.Image:
 
 
 def _stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    import numpy as np
+
     span = high - low
     if span <= 0:
         return np.full(values.shape, min(max(round(low), 0), 255), dtype=np.uint8)

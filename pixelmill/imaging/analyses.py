@@ -11,11 +11,11 @@ the grey image in bands of rows.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image
 
 from pixelmill.imaging._modes import flatten
@@ -27,11 +27,17 @@ from pixelmill.imaging.steps import (
     register_analysis,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported where an analysis first runs (in a worker), not with the
+# registry: a host that only submits jobs, or takes them from the result
+# cache, does not pay for it.
+
 __all__ = ["channel_stats", "luminance", "metadata", "rgb_histogram", "sharpness"]
 
 _CHANNELS = ("r", "g", "b")
 _STATS = ("mean", "std", "min", "max")
-_LEVELS = np.arange(256, dtype=np.float64)
 _SHARPNESS_BAND_PIXELS = 1 << 20
 _SOURCE_KEYS = ("format", "width", "height", "mode")
 _EXIF_KEYS = (
@@ -61,12 +67,22 @@ def _grey(image: Image.Image) -> Image.Image:
     return flat if flat.mode == "L" else flat.convert("L")
 
 
+@functools.cache
+def _levels() -> np.ndarray:
+    import numpy as np
+
+    return np.arange(256, dtype=np.float64)
+
+
 def _histogram_stats(counts: list[int]) -> dict[str, float | int]:
+    import numpy as np
+
     weights = np.asarray(counts, dtype=np.float64)
     total = weights.sum()
-    mean = float(weights @ _LEVELS / total)
+    levels = _levels()
+    mean = float(weights @ levels / total)
     # Two-pass variance: exact 0 for a solid colour, no cancellation.
-    variance = float(weights @ (_LEVELS - mean) ** 2 / total)
+    variance = float(weights @ (levels - mean) ** 2 / total)
     present = np.flatnonzero(weights)
     return {
         "mean": mean,
@@ -98,6 +114,8 @@ def _luminance(image: Image.Image, params: Params, ctx: ItemContext) -> dict[str
 
 
 def _sharpness(image: Image.Image, params: Params, ctx: ItemContext) -> dict[str, Any]:
+    import numpy as np
+
     grey = np.asarray(_grey(image))
     height, width = grey.shape
     if height < 3 or width < 3:

@@ -14,7 +14,8 @@ from multiprocessing import forkserver
 
 __all__ = ["start", "worker_context"]
 
-_PRELOAD = ["pixelmill.workers.process"]
+_PRELOAD = ["numpy", "pixelmill.workers.process"]
+"""numpy first: the analyses import it only when they run, and every worker runs them."""
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
