@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,23 +78,25 @@ def output_path(target: OutputTarget, *, template: str, ext: str) -> Path:
     """
     if target.output_dir is None:
         raise ConfigError("save: this run has no output directory to save into")
-    parts = _rel_parts(target.rel_dir)
+    directory = _directory(Path(target.output_dir), target.rel_dir)
     _check_component(target.stem, "stem")
     try:
         name = template.format(stem=target.stem, ext=ext)
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(f"save: template {template!r} is invalid: {exc}") from exc
     _check_component(name, "file name")
-    return Path(target.output_dir).joinpath(*parts, name)
+    return directory / name
 
 
-def _rel_parts(rel_dir: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def _directory(output_dir: Path, rel_dir: str) -> Path:
+    """`rel_dir` below `output_dir`, checked once per directory, not once per item."""
     if rel_dir.startswith("/"):
         raise OutputConflictError(f"rel_dir {rel_dir!r} must be a relative path")
     parts = [part for part in rel_dir.split("/") if part not in ("", ".")]
     for part in parts:
         _check_component(part, "rel_dir component")
-    return parts
+    return output_dir.joinpath(*parts)
 
 
 def _check_component(name: str, what: str) -> None:

@@ -468,10 +468,14 @@ class JobStore:
             yield
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""One encoder for every row (`json.dumps` with options makes one per call)."""
+
+
 def _json(value: Any) -> str:
     # ensure_ascii (the default) spells a surrogate escape out as \udcff, so an
     # undecodable path inside a spec or an output survives the round trip.
-    return json.dumps(value, separators=(",", ":"))
+    return _COMPACT.encode(value)
 
 
 def _owner_params(owner: Owner) -> tuple[str, int, float, str]:
