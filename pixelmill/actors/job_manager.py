@@ -38,6 +38,7 @@ from pixelmill.messages import (
     Degrade,
     ExportClosed,
     ExportFailed,
+    ExportItem,
     ExportRecords,
     Fail,
     HeadersRead,
@@ -283,12 +284,17 @@ class JobManager(Actor):
         while effects:
             reads: list[ReadInputs] = []
             lookups: list[LookupCache] = []
+            rows: list[ItemRecord] = []  # for the Exporter: one message, not one per item
             for effect in effects:
                 match effect:
+                    case Send(to=Role.EXPORTER, message=ExportItem(record=record)):
+                        rows.append(record)
                     case Send(to=to, message=message):
                         if to == LISTENER:
                             self.reply(job.listener, message)
                         else:
+                            if to == Role.EXPORTER:
+                                self._export(job.job_id, rows)  # first, in their order
                             self.send(to, message)
                     case RecordItem(row=row):
                         self._journal.record_item(row)
@@ -310,6 +316,7 @@ class JobManager(Actor):
                     case RecordFinish(summary=summary):
                         self._journal.job_finished(summary)
                         self._cache.trim()
+            self._export(job.job_id, rows)
             effects = []
             for read in reads:
                 effects += job.handle(self._read(job, read.count))
@@ -324,6 +331,14 @@ class JobManager(Actor):
             self._ignored.pop(job.job_id, None)
             self._replays.pop(job.job_id, None)
             self._fingerprints.pop(job.job_id, None)
+
+    def _export(self, job_id: str, rows: list[ItemRecord]) -> None:
+        """Send the Exporter the rows of items that ended together, and forget them."""
+        if len(rows) == 1:
+            self.send(Role.EXPORTER, ExportItem(job_id=job_id, record=rows[0]))
+        elif rows:
+            self.send(Role.EXPORTER, ExportRecords(job_id=job_id, records=tuple(rows)))
+        rows.clear()
 
     def _read(self, job: Job, count: int | None) -> InputsRead:
         inputs = self._inputs[job.job_id]

@@ -146,15 +146,16 @@ class ExportItem:
 
 @message
 class ExportRecords:
-    """Append records kept from an earlier run (a resume); answered `RecordsExported`.
+    """Append several records: of items that ended together, or kept from an earlier
+    run (a resume), answered `RecordsExported` to `reply_to` when there is one.
 
-    Sent in bounded batches, each after the last was answered, so a resumed
-    job of 50,000 finished items never floods the Exporter's inbox.
+    A resume sends them in bounded batches, each after the last was answered,
+    so a resumed job of 50,000 finished items never floods the Exporter's inbox.
     """
 
     job_id: str
     records: tuple[ItemRecord, ...]
-    reply_to: ActorRef[Any]
+    reply_to: ActorRef[Any] | None = None
 
 
 @message
