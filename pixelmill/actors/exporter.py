@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Exporter"]
 _SPACE_CHECK_EVERY_S = 0.25
+"""Free space is checked before a row at most this often (a statvfs per row is slow)."""
 _SUMMARY_ITEMS = SUMMARY_JSON + ".items"
 """The items of `summary.json`, written as rows come (a partial file, as the rows')."""
-"""Free space is checked before a row at most this often (a statvfs per row is slow)."""
 
 
 @dataclass

@@ -127,6 +127,8 @@ def earlier_thumbnails(report: Path) -> dict[str, str]:
     """The gallery images of the report at `report`, by key (see `Thumbnail.key`);
     {} when there is none, or it cannot be read, or it is not one pixelmill wrote."""
     try:
+        if not report.is_file():  # a FIFO there would block the read
+            return {}
         with report.open("rb") as stream:
             page = stream.read(_EARLIER_MAX_BYTES + 1)
     except OSError:

@@ -57,7 +57,7 @@ def write_report(
             there when None.
         gallery_limit: How many done items the gallery shows.
         digest: The records taken in as they were written (`new_digest`):
-            `results.jsonl` is then not read.
+            `results.jsonl` is then not read, and `gallery_limit` is the digest's.
 
     Raises:
         OSError: A file cannot be read, or the report cannot be written.

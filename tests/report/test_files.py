@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -124,3 +125,9 @@ def test_only_base64_jpegs_under_a_key_are_taken_from_an_earlier_report(tmp_path
     earlier = earlier_thumbnails(report)
 
     assert earlier == {key: "data:image/jpeg;base64,QUJD", "1" * 32: "data:image/jpeg;base64,QUJD"}
+
+
+def test_a_fifo_where_the_earlier_report_was_is_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / REPORT_HTML)
+
+    assert earlier_thumbnails(tmp_path / REPORT_HTML) == {}  # returns: no writer needed
