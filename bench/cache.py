@@ -21,7 +21,8 @@ sequence with a fresh state dir; the table shows medians.
 Then the per-item cost of an unchanged re-run where images are too small to hide it:
 ``--small`` 16x16 PNGs (default 10,000), a first job and an unchanged re-run on one
 started Runtime; the re-run's job time over its items is the cost per item (stat,
-store lookup, the item's record exported).
+store lookup, the item's record exported). And, alone, what the re-run pays to know
+each item is cached (`lookup_cost`: stat, stored hash, cache entry, output's stat).
 
 Run:
     .venv/bin/python bench/cache.py --corpus /work/shared/corpus/photos
@@ -32,10 +33,12 @@ Results also go to JSON (``--json``, default bench/results/cache.json).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -52,6 +55,7 @@ from rich.table import Table
 from throughput import run_sequential
 
 import pixelmill as pm
+from pixelmill.store import STORE_FILE, JobStore
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "cache.json"
 STEPS = ("first", "unchanged", "3 changed", "verify", "no-cache")
@@ -148,10 +152,32 @@ def small_cost(dest: Path, count: int) -> dict[str, float]:
         again = runtime.submit(spec).wait(timeout=3600)
         again_s = time.perf_counter() - started
     assert again.counts.cached == count, again.counts
+    lookup_s = lookup_cost(dest, dest.parent / "small-state")
     return {"items": count, "first_s": first_s, "rerun_s": again_s,
+            "lookup_ms_per_item": 1000 * lookup_s / count,
             "first_ms_per_item": 1000 * first_s / count,
             "rerun_ms_per_item": 1000 * again_s / count,
             "first_done": first.counts.done}
+
+
+def lookup_cost(folder: Path, state: Path) -> float:
+    """Seconds for what an unchanged re-run pays to know each item is cached, alone:
+    the file's stat, its stored hash and the cache's entry for it (asked 500 at a
+    time, as the JobManager does), and the stat of its output."""
+    with contextlib.closing(sqlite3.connect(state / STORE_FILE)) as db:
+        (fingerprint,) = db.execute("SELECT DISTINCT fingerprint FROM cache").fetchone()
+    started = time.perf_counter()
+    with JobStore.in_dir(state, readonly=True) as store:
+        paths = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        for start in range(0, len(paths), 500):
+            chunk = paths[start:start + 500]
+            stats = [entry.stat() for entry in chunk]
+            known = store.file_hashes([entry.path for entry in chunk])
+            hashes = [known[entry.path].content_hash for entry in chunk]
+            entries = store.cache_entries(fingerprint, hashes)
+            assert len(stats) == len(entries) == len(chunk)
+            assert all(entries[digest].outputs[0].intact() for digest in hashes)
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -202,7 +228,8 @@ def main() -> None:
     if small:
         console.print(f"{small['items']} small files: first job {small['first_s']:.2f} s, "
                       f"unchanged re-run {small['rerun_s']:.2f} s = "
-                      f"{small['rerun_ms_per_item']:.3f} ms per item")
+                      f"{small['rerun_ms_per_item']:.3f} ms per item, of which stat + "
+                      f"store lookup alone {small['lookup_ms_per_item']:.3f} ms")
     write_json(args.json, {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "count": args.count, "size": args.size, "rounds": rounds, "median": summary,
