@@ -9,7 +9,7 @@ import sqlite3
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-from pixelmill.store import CacheEntry, JobStore, OutputFile, _job_store
+from pixelmill.store import CacheEntry, FileIdentity, JobStore, OutputFile, _job_store
 
 if TYPE_CHECKING:
     import pytest
@@ -47,6 +47,29 @@ def test_a_hit_makes_an_entry_the_most_recently_used(
     store.trim_cache(2)
 
     assert set(store.cache_entries("fp", [b"old", b"mid", b"new"])) == {b"old", b"new"}
+
+
+def _seen(digest: bytes) -> FileIdentity:
+    return FileIdentity(device=1, inode=2, size=3, mtime_ns=4, content_hash=digest)
+
+
+def test_prune_drops_the_entries_and_file_hashes_nothing_used_since_the_cutoff(
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = 86_400.0
+    clock = SimpleNamespace(now=0.0)
+    monkeypatch.setattr(_job_store, "time", SimpleNamespace(time=lambda: clock.now))
+    for digest in (b"old", b"used"):
+        store.record_cache_entry(digest, "fp", _entry(len(digest)))
+        store.record_file_hash(f"/in/{digest.decode()}.png", _seen(digest))
+    clock.now = 5 * day
+    store.touch_cache_entries("fp", [b"used"])
+    store.record_file_hash("/in/used.png", _seen(b"used"))  # seen again
+
+    store.prune(older_than_days=3, now=6 * day)
+
+    assert set(store.cache_entries("fp", [b"old", b"used"])) == {b"used"}
+    assert set(store.file_hashes(["/in/old.png", "/in/used.png"])) == {"/in/used.png"}
 
 
 def test_hits_on_more_entries_than_one_query_holds_are_all_counted(store: JobStore) -> None:
