@@ -72,6 +72,13 @@ def test_a_minimal_job_file_needs_only_inputs_and_an_export_dir(tmp_path: Path) 
     assert spec.name is None
     assert list(spec.pipeline) == []
     assert list(spec.analyses) == []
+    assert spec.cache is True
+
+
+def test_cache_false_in_a_job_file_makes_its_job_work_every_item(tmp_path: Path) -> None:
+    spec = load_job_file(_job_file(tmp_path, GOOD.replace("[job]\n", "[job]\ncache = false\n")))
+    assert spec.cache is False
+    assert spec.to_order(job_id="j", max_pixels=10**6).cache is False
 
 
 def test_is_job_file_wants_a_regular_toml_file(tmp_path: Path) -> None:
@@ -120,6 +127,7 @@ def test_an_unknown_table_is_named_with_a_did_you_mean(tmp_path: Path) -> None:
         ('export_dir = "out"', "export_dir = 3",
          "job.export_dir: expected a non-empty string, got 3"),
         ('name = "thumbs"', "name = true", "job.name: expected a non-empty string, got true"),
+        ('name = "thumbs"', 'cache = "no"', 'job.cache: expected true or false, got "no"'),
         ('analyses = ["rgb_histogram", "channel_stats"]', 'analyses = "luminance"',
          'job.analyses: expected a list of step names or tables, got "luminance"'),
     ],
