@@ -662,6 +662,9 @@ class Job:
                       reason=answer.reason, error=answer.message)
             item.solo, item.batched = True, False
             self._move(item, Q)
+            if self.stopping is not None:
+                self._finish_stopped(item)  # nothing is dispatched any more
+                return
             self._ready.append(item)
         else:
             self._failed(item, answer.reason, answer.message, answer.worker)

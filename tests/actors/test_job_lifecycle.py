@@ -383,6 +383,14 @@ class JobMachine(RuleBasedStateMachine):
         assert set(self.job.open_leases()) <= set(self.peers.requested) | self.peers.granted
 
     @invariant()
+    def a_stopping_job_queues_nothing(self) -> None:
+        # Nothing is dispatched once the job stops: an item queued then would wait
+        # for ever, and the job with it.
+        if self.job.stopping is not None:
+            queued = [i.index for i in self.job.live_items() if i.state is ItemStatus.QUEUED]
+            assert not queued, queued
+
+    @invariant()
     def progress_counts_the_running_items(self) -> None:
         running = sum(item.state is ItemStatus.RUNNING for item in self.job.live_items())
         assert self.job.progress().running == running
@@ -486,3 +494,34 @@ def test_a_move_outside_the_table_is_refused(bad: ItemStatus) -> None:
     item = Item(index=0, input=Input(path=Path("/in/0.png"), stem="0", rel_dir=""))
     with pytest.raises(InternalError, match="not allowed"):
         job._move(item, bad)  # noqa: SLF001 - the one place moves are checked
+
+
+def _sent(effects: list[Any], kind: type) -> list[Any]:
+    return [e.message for e in effects if isinstance(e, Send) and isinstance(e.message, kind)]
+
+
+def test_a_batch_that_crashes_after_its_job_stopped_ends_its_items_and_the_job() -> None:
+    # Found by the state machine: the batch's items went back to the queue of a
+    # job that dispatches nothing any more, and the job never ended.
+    order = JobOrder(job_id="j", name="j", inputs=("/in",), pipeline=Pipeline(),
+                     output_dir=None, export_dir=Path("/out"))
+    job = Job(order, reply_to=None, window=1, batch_max=3, clock=FakeClock())
+    job.start()
+    effects = job.handle(InputsRead(inputs=tuple(
+        Input(path=Path(f"/in/{i}.png"), stem=str(i), rel_dir="", size=100, mtime_ns=1)
+        for i in range(3)), end=True))
+    (probe,) = _sent(effects, ProbeHeaders)
+    effects = job.handle(HeadersRead(job_id="j", outcomes=tuple(
+        _read(i.index, i.probe, SMALL) for i in probe.items)))
+    (request,) = _sent(effects, RequestLease)
+    (batch,) = _sent(job.handle(LeaseGranted(lease_id=request.lease_id, memory_mb=1,
+                                             cpu_slots=1)), ProcessBatch)
+    job.handle(ExportFailed(job_id="j", reason="output.no_space", message="disk full"))
+
+    effects = job.handle(_answer(batch, "worker.crashed"))
+
+    ended = {(f.index, f.status) for f in _sent(effects, ItemFinished)}
+    assert ended == {(0, ItemStatus.SKIPPED), (1, ItemStatus.SKIPPED), (2, ItemStatus.SKIPPED)}
+    assert [r.lease_id for r in _sent(effects, ReleaseLease)] == [request.lease_id]
+    assert not job.live_items()
+    assert _sent(effects, CloseExport), "the stopped job closes its export"
