@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pixelmill.imaging import steps
 from pixelmill.imaging.steps import ItemContext
 
 if TYPE_CHECKING:
@@ -20,6 +21,13 @@ def _ctx() -> ItemContext:
         path=Path("/in/item.png"),
         source={"format": "PNG", "width": 64, "height": 48, "mode": "RGB"},
     )
+
+
+@pytest.fixture(name="own_registry")
+def _own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ops and analyses a test registers are gone after it."""
+    monkeypatch.setattr(steps, "_OPS", dict(steps._OPS))  # noqa: SLF001
+    monkeypatch.setattr(steps, "_ANALYSES", dict(steps._ANALYSES))  # noqa: SLF001
 
 
 @pytest.fixture(name="fd_count")

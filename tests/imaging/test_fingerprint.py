@@ -7,16 +7,12 @@ from typing import Any
 
 import pytest
 
-from pixelmill.imaging import ops, steps
+from pixelmill.imaging import ops
 from pixelmill.imaging.fingerprint import work_fingerprint
 from pixelmill.imaging.pipeline import Pipeline
 from pixelmill.imaging.steps import OpDef, register_op
 
-
-@pytest.fixture(autouse=True)
-def _own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ops these tests register are gone after each."""
-    monkeypatch.setattr(steps, "_OPS", dict(steps._OPS))  # noqa: SLF001
+pytestmark = pytest.mark.usefixtures("own_registry")
 
 
 def _keep(image: Any, params: Any, ctx: Any) -> Any:

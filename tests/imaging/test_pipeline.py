@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from pixelmill import errors
-from pixelmill.imaging import ops, steps
+from pixelmill.imaging import ops
 from pixelmill.imaging.pipeline import (
     ItemResult,
     OutputTarget,
@@ -100,10 +100,8 @@ def test_a_bad_input_raises_its_input_error(tmp_path: Path) -> None:
         run(tmp_path / "a.jpg", Pipeline(), OutputTarget(output_dir=None, stem="a"))
 
 
-def test_an_unexpected_op_failure_is_an_internal_error_naming_the_step(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(steps, "_OPS", dict(steps._OPS))
+@pytest.mark.usefixtures("own_registry")
+def test_an_unexpected_op_failure_is_an_internal_error_naming_the_step(tmp_path: Path) -> None:
 
     def broken(image: Image.Image, params: object, ctx: object) -> Image.Image:
         return 1 / 0  # type: ignore[return-value]
@@ -117,10 +115,10 @@ def test_an_unexpected_op_failure_is_an_internal_error_naming_the_step(
     assert isinstance(caught.value.__cause__, ZeroDivisionError)
 
 
+@pytest.mark.usefixtures("own_registry")
 def test_a_one_value_analysis_with_two_values_is_an_internal_error_naming_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(steps, "_ANALYSES", dict(steps._ANALYSES))
 
     def two_values(image: Image.Image, params: object, ctx: object) -> dict[str, float]:
         return {"mean": 0.5, "max": 1.0}

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from pixelmill import errors
-from pixelmill.imaging import ops, safe_open, steps
+from pixelmill.imaging import ops, safe_open
 from pixelmill.imaging.pipeline import OutputTarget, Pipeline, estimate_memory_mb, run
 from pixelmill.imaging.safe_open import ImageHeader, open_image, probe
 from pixelmill.imaging.steps import AnalysisDef, OpDef, Step, register_analysis, register_op
@@ -160,12 +160,11 @@ def _out_of_memory(*args: object) -> Any:
     raise MemoryError
 
 
+@pytest.mark.usefixtures("own_registry")
 @pytest.mark.parametrize("where", ["decode", "op", "analysis"])
 def test_running_out_of_memory_anywhere_is_a_memory_limit_error(
     where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(steps, "_OPS", dict(steps._OPS))
-    monkeypatch.setattr(steps, "_ANALYSES", dict(steps._ANALYSES))
     register_op(OpDef(name="greedy", apply=_out_of_memory))
     register_analysis(
         AnalysisDef(

@@ -161,10 +161,8 @@ def test_validate_step_can_name_the_step_by_its_position() -> None:
     assert str(caught.value).startswith("pipeline step 3 (blur): radius: expected")
 
 
-def test_a_registered_op_can_be_looked_up_and_validated(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pixelmill.imaging import steps
-
-    monkeypatch.setattr(steps, "_OPS", dict(steps._OPS))
+@pytest.mark.usefixtures("own_registry")
+def test_a_registered_op_can_be_looked_up_and_validated() -> None:
     invert = OpDef(
         name="invert", apply=lambda image, params, ctx: image, params=(Param("x", int, 1),)
     )
@@ -173,10 +171,8 @@ def test_a_registered_op_can_be_looked_up_and_validated(monkeypatch: pytest.Monk
     assert Step.from_data({"op": "invert"}, kind="op") == Step("invert", {"x": 1})
 
 
-def test_registering_a_taken_name_needs_replace(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pixelmill.imaging import steps
-
-    monkeypatch.setattr(steps, "_OPS", dict(steps._OPS))
+@pytest.mark.usefixtures("own_registry")
+def test_registering_a_taken_name_needs_replace() -> None:
     again = OpDef(name="blur", apply=lambda image, params, ctx: image)
     with pytest.raises(ConfigError, match="already registered"):
         register_op(again)
