@@ -88,7 +88,9 @@ class Exporter(Actor):
     An export is opened afresh (`OpenExport`): pixelmill's own leftovers in
     its directories (temporary files of dead processes, partial exports) are
     removed first, and an export of the job already open is dropped, since the
-    JobManager then sends every record again.
+    JobManager then sends every record again. They are removed again at the
+    close, when every item has ended: a worker killed while it saved (a crash,
+    a replaced pool) leaves its temporary file behind during the job.
 
     Rows are appended as items finish, under temporary names, and flushed
     whenever the Exporter has caught up with its inbox (so under load one
@@ -107,6 +109,8 @@ class Exporter(Actor):
         self._min_free_mb = min_free_mb
         self._exports: dict[str, _Export] = {}
         self._failed: dict[str, PixelmillError] = {}
+        self._swept: dict[str, tuple[Path, ...]] = {}
+        """The directories of each open job that hold its writers' files."""
 
     def on_stop(self) -> None:
         """Closes what is still open; partial files stay partial, never renamed."""
@@ -185,10 +189,9 @@ class Exporter(Actor):
         columns = csv_columns(message.analyses)
         directory = message.export_dir
         directory.mkdir(parents=True, exist_ok=True)
-        for root in dict.fromkeys(d for d in (directory, message.output_dir) if d is not None):
-            removed = remove_litter(root)
-            if removed:
-                self.actor_log.info("litter.removed", job_id=message.job_id, files=len(removed))
+        roots = tuple(dict.fromkeys(d for d in (directory, message.output_dir) if d is not None))
+        self._swept[message.job_id] = roots
+        self._remove_litter(message.job_id, roots)
         with contextlib.ExitStack() as opened:  # closed again if any step fails
             csv_file = opened.enter_context(
                 partial_path(directory, RESULTS_CSV).open(
@@ -217,6 +220,12 @@ class Exporter(Actor):
                 digest=new_digest(),
             )
             opened.pop_all()  # the export owns its files now
+
+    def _remove_litter(self, job_id: str, roots: tuple[Path, ...]) -> None:
+        for root in roots:
+            removed = remove_litter(root)
+            if removed:
+                self.actor_log.info("litter.removed", job_id=job_id, files=len(removed))
 
     def _append(self, job_id: str, record: ItemRecord) -> None:
         export = self._exports[job_id]
@@ -248,6 +257,8 @@ class Exporter(Actor):
             self._guarded(job_id, lambda: self._finish(export, summary))
         error = self._failed.pop(job_id, None)
         self._exports.pop(job_id, None)
+        # Every item has ended, so every writer of this job is gone or done.
+        self._remove_litter(job_id, self._swept.pop(job_id, ()))
         if error is not None:
             return ExportClosed(job_id=job_id, reason=reason_of(error), message=str(error))
         if export is None:

@@ -17,6 +17,7 @@ from pixelmill.messages import (
     CloseExport,
     ExportClosed,
     ExportItem,
+    ExportRecords,
     ItemFinished,
     ItemRecord,
     ItemStatus,
@@ -24,6 +25,7 @@ from pixelmill.messages import (
     JobFinished,
     JobStatus,
     OpenExport,
+    RecordsExported,
 )
 
 if TYPE_CHECKING:
@@ -156,6 +158,36 @@ def test_opening_an_export_removes_only_the_leftovers_of_dead_pixelmill_processe
     assert probe.expect(ExportClosed).reason is None
     assert [path for path in litter if path.exists()] == []
     assert all(path.exists() for path in kept)
+
+
+def test_closing_an_export_removes_what_a_writer_that_died_during_the_job_left(
+    context: ActorContext, probe: Probe, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    outputs = tmp_path / "outputs"
+    exporter = Exporter.start(context)
+    exporter.tell(OpenExport(job_id="j", export_dir=tmp_path, analyses=STATS,
+                             output_dir=outputs))
+    exporter.tell(ExportRecords(job_id="j", records=(), reply_to=probe.ref))
+    probe.expect(RecordsExported)  # the export is open: what follows came after
+    code = (
+        "import os, signal, sys; from pathlib import Path; "
+        "from pixelmill.imaging.atomic import open_atomic\n"
+        "with open_atomic(Path(sys.argv[1])) as stream:\n"
+        "    stream.write(b'half'); stream.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    outputs.mkdir()
+    subprocess.run([sys.executable, "-c", code, str(outputs / "a.png")], check=False)
+    (left,) = outputs.iterdir()
+    live = outputs / f".pixelmill-{os.getpid()}-{'b' * 16}.tmp"
+    live.write_text("x")
+
+    exporter.tell(CloseExport(summary=_summary(JobCounts()), reply_to=probe.ref))
+    assert probe.expect(ExportClosed).reason is None
+    assert not left.exists()
+    assert live.exists()
 
 
 def test_the_report_taken_in_row_by_row_is_the_one_the_written_files_give(

@@ -105,7 +105,7 @@ def assert_complete(tmp_path: Path, state: Path) -> None:
         with Image.open(output) as image:
             image.load()
     litter = [p for p in out.rglob(".*") if p.name.endswith((".tmp", ".partial"))]
-    assert litter == [], "temporary files left behind"
+    assert litter == [], f"temporary files left behind: {litter}"
     with JobStore.in_dir(state, readonly=True) as store:
         (job,) = store.jobs()
         items = list(store.items(job.job_id))

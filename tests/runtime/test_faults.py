@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
+import tests.runtime._dies_mid_save  # registers test_die_mid_save here and in workers
 import tests.runtime._slow_op  # noqa: F401 - registers test_pause here and in workers
 from pixelmill import BrokenRuntimeError, JobSpec, JobStatus, Runtime, ops
 from pixelmill.actors.base import Role
@@ -132,6 +133,23 @@ def test_a_worker_killed_mid_item_has_its_item_redone_and_the_job_completes(
         for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()
     ]
     assert (record["status"], record["attempts"]) == ("done", 2)
+
+
+def test_a_worker_killed_while_it_saves_leaves_no_temporary_file(tmp_path: Path) -> None:
+    inputs = write_sample_set(tmp_path / "in", 3, seed=6)
+    out = tmp_path / "out"
+    spec = JobSpec(inputs=inputs, export_dir=out, output_dir=out / "images",
+                   pipeline=[ops.thumbnail(32), {"op": "test_die_mid_save"},
+                             ops.save(format="png")])
+    with Runtime(workers=1, recovery=FAST_RETRIES) as runtime:
+        result = runtime.submit(spec).wait(timeout=120)
+
+    assert result.counts.done == 3
+    # Each input's first run reached the kill (an item that had not started
+    # when its batch's worker died is not charged an attempt).
+    assert all(path.with_name(path.name + ".killed").exists() for path in inputs)
+    litter = sorted(p.name for p in out.rglob(".*"))
+    assert litter == [], f"temporary files left behind: {litter}"
 
 
 def test_an_actor_dying_past_the_restart_limit_aborts_cleanly(tmp_path: Path) -> None:
