@@ -1,39 +1,51 @@
 """pixelmill's names for files in the making, the atomic writer, and the sweep of their leftovers.
 
 Every file pixelmill writes in place appears under a name that carries the
-pid of the process writing it, so a later sweep can tell a live writer's file
-from a dead one's (a process killed with SIGKILL cleans nothing up):
+pid of the process writing it and the pid space that pid belongs to, so a
+later sweep can tell a live writer's file from a dead one's (a process killed
+with SIGKILL cleans nothing up):
 
-- `.pixelmill-{pid}-{16 hex}.tmp`: a file written by `open_atomic`, beside
-  its final name, until it is renamed into place.
-- `.pixelmill-{pid}-{name}.partial`: an export file `name` (`results.csv`)
-  while its job is open (`partial_path`).
+- `.pixelmill-{pid}@{space}-{16 hex}.tmp`: a file written by `open_atomic`,
+  beside its final name, until it is renamed into place.
+- `.pixelmill-{pid}@{space}-{name}.partial`: an export file `name`
+  (`results.csv`) while its job is open (`partial_path`).
 
-`remove_litter` removes those whose pid is no live process, and the names of
-earlier versions, which carry no pid and are always litter:
+`{space}` (8 hex) stands for the host's boot and the pid namespace: two
+processes see the same pids exactly when they have the same space. A writer
+on another host (a Ray node writing to a shared output dir) or in another
+container has another space, and its pid says nothing here.
 
-- `.pixelmill-{16 hex}.tmp` (saved images),
+`remove_litter` removes those of this pid space whose pid is no live process,
+and the names of earlier versions, which are judged as they were:
+
+- `.pixelmill-{pid}-{16 hex}.tmp` and `.pixelmill-{pid}-{name}.partial`
+  (no space: judged by the pid alone),
+- `.pixelmill-{16 hex}.tmp` (saved images), always litter,
 - `.results.csv.partial`, `.results.jsonl.partial`, `.summary.json.partial`,
 - `.report.html.{12 hex}.tmp`,
 - `.{name}.png.{12 hex}.tmp` in a directory named `charts`.
 
 Hex is lower case and pids are decimal without leading zeros, as written.
-Nothing else is ever removed: not a directory or a symlink with such a name
-(pixelmill only ever creates regular files there, with `O_EXCL`, which a
-symlink makes fail), not a user's `.foo.tmp` or `notes.partial`.
+Nothing else is ever removed: not a file of another pid space, not a
+directory or a symlink with such a name (pixelmill only ever creates regular
+files there, with `O_EXCL`, which a symlink makes fail), not a user's
+`.foo.tmp` or `notes.partial`.
 
 The pid check is only as good as pids are: a dead writer's pid taken by a new
 process keeps its litter until that process ends (the safe way to be wrong),
-and a writer on another host or in another pid namespace sharing the
-directory looks dead, so sweep only directories this host's processes write.
+and the litter of a writer of another space stays until a sweep in that
+space (a run on that host) removes it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import re
 import secrets
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -42,12 +54,13 @@ import psutil
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["open_atomic", "partial_path", "remove_litter", "temp_path"]
+__all__ = ["open_atomic", "partial_path", "pid_space", "remove_litter", "temp_path"]
 
-_PID = r"([1-9][0-9]*)"
-_TEMP = re.compile(rf"\.pixelmill-{_PID}-[0-9a-f]{{16}}\.tmp")
+_WRITER = r"([1-9][0-9]*)(?:@([0-9a-f]{8}))?"
+"""A pid and, but in names of earlier versions, its pid space."""
+_TEMP = re.compile(rf"\.pixelmill-{_WRITER}-[0-9a-f]{{16}}\.tmp")
 # DOTALL: any name partial_path accepts must be recognised again.
-_PARTIAL = re.compile(rf"\.pixelmill-{_PID}-.+\.partial", re.DOTALL)
+_PARTIAL = re.compile(rf"\.pixelmill-{_WRITER}-.+\.partial", re.DOTALL)
 _LEGACY = (
     re.compile(r"\.pixelmill-[0-9a-f]{16}\.tmp"),
     re.compile(r"\.(results\.csv|results\.jsonl|summary\.json)\.partial"),
@@ -60,27 +73,51 @@ _PID_MAX = 2**31 - 1
 
 
 def temp_path(final: Path) -> Path:
-    """A fresh temporary name beside `final`: `.pixelmill-{pid}-{16 hex}.tmp`.
+    """A fresh temporary name beside `final`: `.pixelmill-{pid}@{space}-{16 hex}.tmp`.
 
     The pid is the calling process's, so call this in the process that
     writes the file. The name does not grow with `final`'s, so a long final
     name cannot make it too long.
     """
-    return final.with_name(f".pixelmill-{os.getpid()}-{secrets.token_hex(8)}.tmp")
+    return final.with_name(f".pixelmill-{_writer()}-{secrets.token_hex(8)}.tmp")
 
 
 def partial_path(directory: Path, name: str) -> Path:
     """Where this process keeps export file `name` while it is in progress.
 
-    The path is `directory / .pixelmill-{pid}-{name}.partial`, which
-    `remove_litter` recognises once this process is gone.
+    The path is `directory / .pixelmill-{pid}@{space}-{name}.partial`,
+    which `remove_litter` recognises once this process is gone.
 
     Raises:
         ValueError: `name` is not one plain path component.
     """
     if name in ("", ".", "..") or "/" in name or os.sep in name or "\0" in name:
         raise ValueError(f"name: expected a file name, got {name!r}")
-    return directory / f".pixelmill-{os.getpid()}-{name}.partial"
+    return directory / f".pixelmill-{_writer()}-{name}.partial"
+
+
+def pid_space() -> str:
+    """This process's pid space: 8 hex naming the host's boot and the pid namespace.
+
+    Processes with the same space see the same pids. On Linux it is the boot
+    id and the pid namespace's inode; elsewhere the host name and boot time.
+    """
+    return _pid_space(os.getpid())
+
+
+@functools.cache
+def _pid_space(pid: int) -> str:
+    # Keyed by pid: a forked child of another namespace computes its own.
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        namespace = str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        boot, namespace = socket.gethostname(), str(int(psutil.boot_time()))
+    return hashlib.blake2b(f"{boot}|{namespace}".encode(), digest_size=4).hexdigest()
+
+
+def _writer() -> str:
+    return f"{os.getpid()}@{pid_space()}"
 
 
 @contextlib.contextmanager
@@ -128,8 +165,8 @@ def remove_litter(directory: Path) -> list[Path]:
     """Remove pixelmill's leftovers under `directory`, at any depth; return them sorted.
 
     Leftovers are the files named in this module's docstring whose writer is
-    gone: a pid that no process has (this process's own pid is alive), or a
-    name of an earlier version. Symlinks are neither followed nor removed
+    gone: of this pid space and a pid that no process has (this process's own
+    pid is alive), or a name of an earlier version. Symlinks are neither followed nor removed
     (`directory` itself may be one). A directory that cannot be read and a
     file that vanishes or cannot be removed are skipped, so a missing
     `directory` gives `[]`; the list holds only what this call removed.
@@ -162,7 +199,9 @@ def remove_litter(directory: Path) -> list[Path]:
 def _is_litter(name: str, in_charts: bool) -> bool:
     ours = _TEMP.fullmatch(name) or _PARTIAL.fullmatch(name)
     if ours:
-        return _writer_gone(int(ours.group(1)))
+        pid, space = ours.groups()
+        # A pid of another space means nothing here: its writer may well live.
+        return space in (None, pid_space()) and _writer_gone(int(pid))
     if any(legacy.fullmatch(name) for legacy in _LEGACY):
         return True
     return in_charts and _LEGACY_CHART.fullmatch(name) is not None

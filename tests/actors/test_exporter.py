@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pixelmill.actors.exporter import Exporter
-from pixelmill.imaging.atomic import partial_path
+from pixelmill.imaging.atomic import partial_path, pid_space, temp_path
 from pixelmill.imaging.pipeline import ItemResult
 from pixelmill.imaging.steps import Step
 from pixelmill.messages import (
@@ -140,14 +139,14 @@ def test_opening_an_export_removes_only_the_leftovers_of_dead_pixelmill_processe
     outputs = tmp_path / "outputs" / "sub"
     outputs.mkdir(parents=True)
     litter = [
-        outputs / f".pixelmill-{dead}-{'a' * 16}.tmp",
-        tmp_path / f".pixelmill-{dead}-results.csv.partial",
+        outputs / f".pixelmill-{dead}@{pid_space()}-{'a' * 16}.tmp",
+        tmp_path / f".pixelmill-{dead}@{pid_space()}-results.csv.partial",
         tmp_path / ".results.jsonl.partial",  # an earlier version's name
     ]
     kept = [
         outputs / "photo.jpg",
         tmp_path / "notes.partial",
-        outputs / f".pixelmill-{os.getpid()}-{'b' * 16}.tmp",  # a live writer's
+        temp_path(outputs / "b.png"),  # a live writer's
     ]
     for path in [*litter, *kept]:
         path.write_text("x")
@@ -181,7 +180,7 @@ def test_closing_an_export_removes_what_a_writer_that_died_during_the_job_left(
     outputs.mkdir()
     subprocess.run([sys.executable, "-c", code, str(outputs / "a.png")], check=False)
     (left,) = outputs.iterdir()
-    live = outputs / f".pixelmill-{os.getpid()}-{'b' * 16}.tmp"
+    live = temp_path(outputs / "b.png")
     live.write_text("x")
 
     exporter.tell(CloseExport(summary=_summary(JobCounts()), reply_to=probe.ref))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,13 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
-from pixelmill.imaging.atomic import open_atomic, partial_path, remove_litter, temp_path
+from pixelmill.imaging.atomic import (
+    open_atomic,
+    partial_path,
+    pid_space,
+    remove_litter,
+    temp_path,
+)
 from pixelmill.testing import wait_until
 
 if TYPE_CHECKING:
@@ -43,6 +50,11 @@ def hex16() -> str:
     return secrets.token_hex(8)
 
 
+def ours(pid: int, rest: str) -> str:
+    """The name a writer of this pid space with `pid` gives: `.pixelmill-{pid}@{space}-{rest}`."""
+    return f".pixelmill-{pid}@{pid_space()}-{rest}"
+
+
 @pytest.fixture(name="dead_pid")
 def _dead_pid() -> int:
     """The pid of a process that has exited and been reaped."""
@@ -68,7 +80,7 @@ def test_a_temp_path_is_beside_the_final_file_and_names_the_writing_pid() -> Non
     first, second = temp_path(final), temp_path(final)
 
     assert first.parent == final.parent
-    assert re.fullmatch(rf"\.pixelmill-{os.getpid()}-[0-9a-f]{{16}}\.tmp", first.name)
+    assert re.fullmatch(rf"{re.escape(ours(os.getpid(), ''))}[0-9a-f]{{16}}\.tmp", first.name)
     assert first != second
 
 
@@ -81,7 +93,7 @@ def test_a_temp_path_made_in_another_process_names_that_process() -> None:
     pid, name = out.stdout.split()
 
     assert pid != str(os.getpid())
-    assert name.startswith(f".pixelmill-{pid}-")
+    assert name.startswith(f".pixelmill-{pid}@{pid_space()}-")
 
 
 def test_a_temp_path_does_not_grow_with_the_final_name() -> None:
@@ -90,7 +102,7 @@ def test_a_temp_path_does_not_grow_with_the_final_name() -> None:
 
 def test_a_partial_path_names_the_writing_pid_and_the_export_file(tmp_path: Path) -> None:
     assert partial_path(tmp_path, "results.csv") == (
-        tmp_path / f".pixelmill-{os.getpid()}-results.csv.partial"
+        tmp_path / ours(os.getpid(), "results.csv.partial")
     )
 
 
@@ -108,7 +120,7 @@ def test_open_atomic_puts_the_bytes_in_place_under_a_pid_temp_name_meanwhile(
     with open_atomic(final) as stream:
         stream.write(b"new")
         [temporary] = tmp_path.iterdir()
-        assert temporary.name.startswith(f".pixelmill-{os.getpid()}-")
+        assert temporary.name.startswith(ours(os.getpid(), ""))
         assert not final.exists()
 
     assert final.read_bytes() == b"new"
@@ -192,10 +204,13 @@ def test_remove_litter_removes_dead_writers_files_at_any_depth(
     tmp_path: Path, dead_pid: int
 ) -> None:
     litter = [
-        touch(tmp_path / f".pixelmill-{dead_pid}-{hex16()}.tmp"),
-        touch(tmp_path / f".pixelmill-{dead_pid}-results.csv.partial"),
-        touch(tmp_path / "a" / "b" / f".pixelmill-{dead_pid}-{hex16()}.tmp"),
-        touch(tmp_path / "a" / f".pixelmill-{dead_pid}-summary.json.partial"),
+        touch(tmp_path / ours(dead_pid, f"{hex16()}.tmp")),
+        touch(tmp_path / ours(dead_pid, "results.csv.partial")),
+        touch(tmp_path / "a" / "b" / ours(dead_pid, f"{hex16()}.tmp")),
+        touch(tmp_path / "a" / ours(dead_pid, "summary.json.partial")),
+        # An earlier version's names, without the pid space: judged by the pid.
+        touch(tmp_path / "a" / f".pixelmill-{dead_pid}-{hex16()}.tmp"),
+        touch(tmp_path / f".pixelmill-{dead_pid}-results.jsonl.partial"),
     ]
     touch(tmp_path / "a" / "b" / "photo.jpg")
 
@@ -206,7 +221,7 @@ def test_remove_litter_removes_dead_writers_files_at_any_depth(
 def test_a_process_that_has_exited_is_a_dead_writer(tmp_path: Path) -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    litter = touch(tmp_path / f".pixelmill-{child.pid}-{hex16()}.tmp")
+    litter = touch(tmp_path / ours(child.pid, f"{hex16()}.tmp"))
 
     assert remove_litter(tmp_path) == [litter]
 
@@ -216,7 +231,7 @@ def test_a_writer_that_exited_but_was_never_reaped_is_a_dead_writer(tmp_path: Pa
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     wait_until(lambda: psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE, 10,
                "the child to exit")
-    litter = touch(tmp_path / f".pixelmill-{child.pid}-{hex16()}.tmp")
+    litter = touch(tmp_path / ours(child.pid, f"{hex16()}.tmp"))
 
     assert remove_litter(tmp_path) == [litter]
     child.wait()
@@ -236,16 +251,58 @@ def test_remove_litter_removes_the_names_of_earlier_versions_at_any_depth(
 
 def test_remove_litter_keeps_the_files_of_live_writers(tmp_path: Path, live_pid: int) -> None:
     kept = {
-        f".pixelmill-{os.getpid()}-{hex16()}.tmp",
-        f".pixelmill-{os.getpid()}-results.jsonl.partial",
-        f".pixelmill-{live_pid}-{hex16()}.tmp",
-        f".pixelmill-{live_pid}-results.csv.partial",
+        ours(os.getpid(), f"{hex16()}.tmp"),
+        ours(os.getpid(), "results.jsonl.partial"),
+        ours(live_pid, f"{hex16()}.tmp"),
+        ours(live_pid, "results.csv.partial"),
+        f".pixelmill-{live_pid}-{hex16()}.tmp",  # an earlier version's name
     }
     for name in kept:
         touch(tmp_path / "out" / name)
 
     assert remove_litter(tmp_path) == []
     assert tree(tmp_path / "out") == kept
+
+
+def test_remove_litter_keeps_the_files_of_writers_of_another_pid_space(
+    tmp_path: Path, dead_pid: int
+) -> None:
+    # A Ray node writing into a shared output dir: its pids say nothing here.
+    other = format(int(pid_space(), 16) ^ 1, "08x")
+    kept = {
+        f".pixelmill-{dead_pid}@{other}-{hex16()}.tmp",
+        f".pixelmill-{dead_pid}@{other}-results.csv.partial",
+        f".pixelmill-{10**6 + 1}@{other}-{hex16()}.tmp",
+    }
+    for name in kept:
+        touch(tmp_path / name)
+
+    assert remove_litter(tmp_path) == []
+    assert tree(tmp_path) == kept
+
+
+def test_the_pid_space_is_the_same_in_another_process_of_this_namespace() -> None:
+    code = "from pixelmill.imaging.atomic import pid_space; print(pid_space())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert re.fullmatch(r"[0-9a-f]{8}", pid_space())
+    assert out.stdout.strip() == pid_space()
+
+
+def test_the_pid_space_differs_in_another_pid_namespace() -> None:
+    code = "from pixelmill.imaging.atomic import pid_space; print(pid_space())"
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("no unshare(1) to make a pid namespace")
+    out = subprocess.run(
+        [unshare, "--pid", "--fork", "--mount-proc", sys.executable, "-c", code],
+        capture_output=True, text=True, check=False,
+    )
+    if out.returncode != 0:
+        pytest.skip(f"this process may not make a pid namespace: {out.stderr.strip()}")
+
+    assert re.fullmatch(r"[0-9a-f]{8}", out.stdout.strip())
+    assert out.stdout.strip() != pid_space()
 
 
 def test_remove_litter_keeps_user_files_with_similar_names(tmp_path: Path, dead_pid: int) -> None:
@@ -270,6 +327,10 @@ def test_remove_litter_keeps_user_files_with_similar_names(tmp_path: Path, dead_
         f".pixelmill-{dead_pid}-.partial",
         f".pixelmill-{10**30}-{hex16()}.tmp",  # no process ever had this pid
         f".pixelmill-{dead_pid}-{hex16()}.tmp~",
+        f".pixelmill-{dead_pid}@{pid_space().upper()}-{hex16()}.tmp",
+        f".pixelmill-{dead_pid}@{pid_space()[:7]}-{hex16()}.tmp",
+        f".pixelmill-{dead_pid}@-results.csv.partial",
+        ours(dead_pid, ".partial"),
     }
     in_charts = {".000001-photo.jpg.0123456789ab.tmp", ".png.0123456789ab.tmp"}
     for name in similar:
