@@ -166,8 +166,8 @@ def remove_litter(directory: Path) -> list[Path]:
 
     Leftovers are the files named in this module's docstring whose writer is
     gone: of this pid space and a pid that no process has (this process's own
-    pid is alive), or a name of an earlier version. Symlinks are neither followed nor removed
-    (`directory` itself may be one). A directory that cannot be read and a
+    pid is alive), or a name of an earlier version. Symlinks are neither
+    followed nor removed (`directory` itself may be one). A directory that cannot be read and a
     file that vanishes or cannot be removed are skipped, so a missing
     `directory` gives `[]`; the list holds only what this call removed.
     """

@@ -26,6 +26,7 @@ from pixelmill.messages import (
     OpenExport,
     RecordsExported,
 )
+from tests._killed_writer import killed_writers_file
 
 if TYPE_CHECKING:
     from pixelmill.actors.base import ActorContext
@@ -162,24 +163,14 @@ def test_opening_an_export_removes_only_the_leftovers_of_dead_pixelmill_processe
 def test_closing_an_export_removes_what_a_writer_that_died_during_the_job_left(
     context: ActorContext, probe: Probe, tmp_path: Path
 ) -> None:
-    import subprocess
-    import sys
-
     outputs = tmp_path / "outputs"
     exporter = Exporter.start(context)
     exporter.tell(OpenExport(job_id="j", export_dir=tmp_path, analyses=STATS,
                              output_dir=outputs))
     exporter.tell(ExportRecords(job_id="j", records=(), reply_to=probe.ref))
     probe.expect(RecordsExported)  # the export is open: what follows came after
-    code = (
-        "import os, signal, sys; from pathlib import Path; "
-        "from pixelmill.imaging.atomic import open_atomic\n"
-        "with open_atomic(Path(sys.argv[1])) as stream:\n"
-        "    stream.write(b'half'); stream.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
-    )
     outputs.mkdir()
-    subprocess.run([sys.executable, "-c", code, str(outputs / "a.png")], check=False)
-    (left,) = outputs.iterdir()
+    left = killed_writers_file(outputs / "a.png")
     live = temp_path(outputs / "b.png")
     live.write_text("x")
 

@@ -23,6 +23,7 @@ from pixelmill.imaging.atomic import (
     temp_path,
 )
 from pixelmill.testing import wait_until
+from tests._killed_writer import killed_writers_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -186,15 +187,7 @@ def test_a_durable_write_fsyncs_the_file_and_its_directory(
 
 
 def test_a_temp_file_of_a_killed_writer_is_litter(tmp_path: Path) -> None:
-    code = (
-        "import os, signal, sys; from pathlib import Path; "
-        "from pixelmill.imaging.atomic import open_atomic\n"
-        "with open_atomic(Path(sys.argv[1])) as stream:\n"
-        "    stream.write(b'half'); stream.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
-    )
-    child = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.jpg")], check=False)
-    assert child.returncode == -signal.SIGKILL
-    [left] = tmp_path.iterdir()
+    left = killed_writers_file(tmp_path / "a.jpg")
 
     assert remove_litter(tmp_path) == [left]
     assert tree(tmp_path) == set()
